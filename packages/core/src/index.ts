@@ -1,0 +1,11 @@
+/** @exekra/core: the domain of the Exekra license runtime. */
+export * as Cap from "./Cap.js"
+export * as Envelope from "./Envelope.js"
+export * as Keyring from "./Keyring.js"
+export * as Keys from "./Keys.js"
+export * as License from "./License.js"
+export * from "./LicenseError.js"
+export * as Signer from "./Signer.js"
+export * as Verifier from "./Verifier.js"
+export * as Admission from "./Admission.js"
+export * as LicenseStore from "./LicenseStore.js"
