@@ -1,0 +1,121 @@
+// The issuing CLI end to end: keygen → issue → inspect, tampering, trials and option errors.
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+import { runCli } from "./cliHarness.js"
+
+let dir: string
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "exekra-cli-"))
+  const keygen = await runCli(["keygen", "--out", "keys"], dir)
+  expect(keygen.code).toBe(0)
+})
+
+describe("exekra-license", () => {
+  it("keygen writes PKCS#8 and SPKI PEM files, the private one with mode 0600, and prints the key id", async () => {
+    expect(readFileSync(join(dir, "keys/private.key"), "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/)
+    expect(readFileSync(join(dir, "keys/public.key"), "utf8")).toMatch(/^-----BEGIN PUBLIC KEY-----\n/)
+    expect(statSync(join(dir, "keys/private.key")).mode & 0o777).toBe(0o600)
+    const again = await runCli(["keygen", "--out", "keys"], dir)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/^FILE_EXISTS: /m)
+  })
+
+  it("issue → inspect: the signature holds against the public key", async () => {
+    const issued = await runCli(
+      ["issue", "--key", "keys/private.key", "--name", "Acme Corp", "--email", "admin@acme.example", "--unattended", "10", "--developer", "5",
+        "--expires", "2027-01-31", "--attended-expires", "2027-03-01", "--attended", "2", "--license-id", "lic_acme", "--issued-at", "2026-11-01", "--out", "acme.lic"],
+      dir
+    )
+    expect(issued.stderr).toBe("")
+    expect(issued.code).toBe(0)
+    const inspected = await runCli(["inspect", "acme.lic", "--public-key", "keys/public.key"], dir)
+    expect(inspected.code).toBe(0)
+    expect(inspected.stdout).toMatch(/signature: valid \(key [0-9a-f]{16}\)/)
+    const payload = JSON.parse(inspected.stdout.slice(0, inspected.stdout.lastIndexOf("}") + 1)) as Record<string, unknown>
+    expect(payload).toMatchObject({
+      licenseId: "lic_acme",
+      type: "production",
+      issuedAt: "2026-11-01T00:00:00Z",
+      issuedTo: { name: "Acme Corp", email: "admin@acme.example" },
+      caps: {
+        unattended: { limit: 10, expiresAt: "2027-01-31T00:00:00Z" },
+        developer: { limit: 5, expiresAt: "2027-01-31T00:00:00Z" },
+        attended: { limit: 2, expiresAt: "2027-03-01T00:00:00Z" }
+      },
+      gracePeriodDays: 14,
+      validation: { required: false, intervalHours: 24 }
+    })
+  })
+
+  it("a tampered file makes inspect exit 1 with LICENSE_SIGNATURE_INVALID on stderr", async () => {
+    const lines = readFileSync(join(dir, "acme.lic"), "utf8").split("\n")
+    // Swap two characters inside the payload's base64: still well-formed, no longer what was signed.
+    const line = lines[4]!
+    lines[4] = line.slice(0, 10) + line[11] + line[10] + line.slice(12)
+    expect(lines[4]).not.toBe(line)
+    writeFileSync(join(dir, "tampered.lic"), lines.join("\n"))
+    const inspected = await runCli(["inspect", "tampered.lic", "--public-key", "keys/public.key"], dir)
+    expect(inspected.code).toBe(1)
+    expect(inspected.stderr).toMatch(/^LICENSE_(SIGNATURE_INVALID|MALFORMED): /m)
+  })
+
+  it("a flipped payload byte is reported as LICENSE_SIGNATURE_INVALID", async () => {
+    const text = readFileSync(join(dir, "acme.lic"), "utf8")
+    const body = text.trim().split("\n").slice(1, -1).join("")
+    const envelope = JSON.parse(Buffer.from(body, "base64").toString("utf8")) as { payload: string }
+    const bytes = Buffer.from(envelope.payload, "base64url")
+    bytes[20] = bytes[20]! ^ 1
+    const tampered = Buffer.from(JSON.stringify({ ...envelope, payload: bytes.toString("base64url") })).toString("base64")
+    writeFileSync(join(dir, "flipped.lic"), `-----BEGIN EXEKRA LICENSE-----\n${tampered}\n-----END EXEKRA LICENSE-----\n`)
+    const inspected = await runCli(["inspect", "flipped.lic", "--public-key", "keys/public.key"], dir)
+    expect(inspected.code).toBe(1)
+    expect(inspected.stderr).toMatch(/^LICENSE_SIGNATURE_INVALID: /m)
+  })
+
+  it("a file signed by another key is LICENSE_UNKNOWN_KEY", async () => {
+    expect((await runCli(["keygen", "--out", "other"], dir)).code).toBe(0)
+    const inspected = await runCli(["inspect", "acme.lic", "--public-key", "other/public.key"], dir)
+    expect(inspected.code).toBe(1)
+    expect(inspected.stderr).toMatch(/^LICENSE_UNKNOWN_KEY: /m)
+  })
+
+  it("issue --trial defaults to 30 days, grace 0 and optional validation", async () => {
+    const issued = await runCli(["issue", "--key", "keys/private.key", "--name", "T", "--email", "t@t.example", "--attended", "3", "--trial",
+      "--issued-at", "2026-11-01T10:00:00Z", "--out", "trial.lic"], dir)
+    expect(issued.code).toBe(0)
+    const inspected = await runCli(["inspect", "trial.lic"], dir)
+    expect(inspected.code).toBe(0)
+    expect(inspected.stdout).toMatch(/signature: not checked/)
+    const payload = JSON.parse(inspected.stdout.slice(0, inspected.stdout.lastIndexOf("}") + 1)) as Record<string, unknown>
+    expect(payload).toMatchObject({
+      type: "trial",
+      gracePeriodDays: 0,
+      validation: { required: false },
+      caps: { attended: { limit: 3, expiresAt: "2026-12-01T10:00:00Z" } }
+    })
+  })
+
+  it("refuses incomplete or invalid options with INVALID_OPTION", async () => {
+    const noExpiry = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "a@b.example", "--unattended", "1", "--out", "x.lic"], dir)
+    expect(noExpiry.code).toBe(1)
+    expect(noExpiry.stderr).toMatch(/^INVALID_OPTION: --expires is required/m)
+    const noCaps = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "a@b.example", "--expires", "2027-01-01", "--out", "x.lic"], dir)
+    expect(noCaps.stderr).toMatch(/^INVALID_OPTION: Grant at least one cap/m)
+    const badDate = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "a@b.example", "--unattended", "1", "--expires", "2027-02-30", "--out", "x.lic"], dir)
+    expect(badDate.stderr).toMatch(/^INVALID_OPTION: --expires 2027-02-30 is not a date/m)
+    const badEmail = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "nope", "--unattended", "1", "--expires", "2027-02-01", "--out", "x.lic"], dir)
+    expect(badEmail.stderr).toMatch(/^INVALID_OPTION: The license would be invalid/m)
+    const badKey = await runCli(["issue", "--key", "keys/public.key", "--name", "A", "--email", "a@b.example", "--unattended", "1", "--expires", "2027-02-01", "--out", "x.lic"], dir)
+    expect(badKey.stderr).toMatch(/^KEY_INVALID: /m)
+  })
+
+  it("every command has --help", async () => {
+    for (const command of [[], ["keygen"], ["issue"], ["inspect"]]) {
+      const help = await runCli([...command, "--help"], dir)
+      expect(help.code).toBe(0)
+      expect(help.stdout).toMatch(/USAGE/)
+    }
+  })
+})
