@@ -1,7 +1,8 @@
 /** The admission decision (DESIGN §4): one pure function every adapter and the runtime share. */
-import { Either, Schema } from "effect"
+import { type Effect, Either, Schema } from "effect"
 import { Cap, type CapState, releaseVerb, unitNames } from "./Cap.js"
 import type { OnLimited } from "./License.js"
+import type { StoreError } from "./LicenseStore.js"
 
 /** Stable codes for every admission denial. */
 export const AdmissionErrorCode = Schema.Literal("CAP_LIMIT_REACHED", "CAP_LIMITED", "CAP_UNACTIVATED", "PRINCIPAL_NOT_ADMITTED")
@@ -71,3 +72,30 @@ export const decide = (view: CapView, operation: Operation, admitted: boolean): 
 /** "Unattended Runner limit reached (10 of 10). Deregister a Runner or renew with a higher limit." */
 export const limitReachedMessage = (view: Pick<CapView, "cap" | "used" | "limit">): string =>
   `${unitNames[view.cap].title} limit reached (${view.used} of ${view.limit}). ${releaseVerb[view.cap]} or renew with a higher limit.`
+
+/** A principal as an admission answer reports it. */
+export interface AdmittedPrincipal {
+  readonly cap: Cap
+  readonly id: string
+  readonly name: string | null
+  readonly status: "active" | "deactivated"
+  readonly admittedAt: number
+}
+
+/** Result of an acquisition: `created` is false when the principal already held a slot. */
+export interface Acquired {
+  readonly principal: AdmittedPrincipal
+  readonly created: boolean
+  readonly used: number
+}
+
+/**
+ * What a host needs to gate its API: the contract adapters program against and the runtime
+ * implements. `check` is synchronous and in memory, the hot path.
+ */
+export interface Enforcer {
+  readonly acquire: (cap: Cap, id: string, options?: { readonly name?: string | undefined; readonly actor?: string | undefined }) => Effect.Effect<Acquired, AdmissionError | StoreError>
+  readonly release: (cap: Cap, id: string, options?: { readonly actor?: string | undefined }) => Effect.Effect<boolean, StoreError>
+  readonly deactivate: (cap: Cap, id: string, options?: { readonly actor?: string | undefined }) => Effect.Effect<boolean, StoreError>
+  readonly check: (cap: Cap, id: string) => Decision
+}

@@ -1,6 +1,8 @@
 /** LicenseStore service: everything the Hub persists, behind one interface with SQLite and in-memory layers. */
-import { Context, Data, type Effect, type Layer, type Option, type Scope } from "effect"
+import { Context, Data, type Effect, Layer, type Option, type Scope } from "effect"
 import type { Cap } from "./Cap.js"
+import * as memoryStore from "./internal/memoryStore.js"
+import * as sqliteStore from "./internal/sqliteStore.js"
 
 /** Why the store failed; `code` is stable. */
 export class StoreError extends Data.TaggedError("StoreError")<{
@@ -169,5 +171,14 @@ export interface SqliteOptions {
   readonly busyTimeoutMs?: number
 }
 
-// Implementations live in internal/ and are re-exported here as layers.
-export type { Layer, Scope }
+/** A fresh, empty in-memory store; nothing survives the process. */
+export const makeMemory: Effect.Effect<LicenseStore.Service> = memoryStore.make
+
+/** An in-memory store per build of the layer: for tests and for trying the runtime out. */
+export const layerMemory: Layer.Layer<LicenseStore> = Layer.effect(LicenseStore, makeMemory)
+
+/** Open (creating and migrating if needed) a SQLite store; the connection closes with the scope. */
+export const makeSqlite: (options: SqliteOptions) => Effect.Effect<LicenseStore.Service, StoreError, Scope.Scope> = sqliteStore.make
+
+/** The SQLite store the Hub runs on; the file's directory must exist. */
+export const layerSqlite = (options: SqliteOptions): Layer.Layer<LicenseStore, StoreError> => Layer.scoped(LicenseStore, makeSqlite(options))
