@@ -45,6 +45,13 @@ export interface Options {
 
 const decodeResponse = HttpClientResponse.schemaBodyJson(ValidationResponse)
 
+// The transport error's own message names only the request; the cause says why (refused, DNS, reset...).
+const reasonOf = (e: { readonly message: string; readonly cause?: unknown }): string => {
+  const cause = e.cause instanceof Error ? (e.cause.cause instanceof Error ? e.cause.cause : e.cause) : undefined
+  const code = cause !== undefined && "code" in cause && typeof cause.code === "string" ? `${cause.code}: ` : ""
+  return (cause === undefined ? e.message : `${code}${cause.message}`).slice(0, 200)
+}
+
 /** The validation endpoint under a Portal base URL. */
 export const endpoint = (portalUrl: string): string => `${portalUrl.replace(/\/+$/, "")}/api/v1/validations`
 
@@ -61,7 +68,7 @@ export const make = (options: Options = {}) =>
         HttpClientRequest.bodyUnsafeJson({ licenseId: request.licenseId, installationId: request.installationId, version: request.version }),
         HttpClientRequest.acceptJson,
         client.execute,
-        Effect.mapError((e) => new PortalError({ code: "PORTAL_UNREACHABLE", message: `The Portal could not be reached (${e.message.slice(0, 160)}).` })),
+        Effect.mapError((e) => new PortalError({ code: "PORTAL_UNREACHABLE", message: `The Portal at ${url} could not be reached (${reasonOf(e)}).` })),
         Effect.flatMap((response) =>
           response.status >= 200 && response.status < 300
             ? decodeResponse(response).pipe(

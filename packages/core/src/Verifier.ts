@@ -98,6 +98,8 @@ export declare namespace Verifier {
     readonly keyring: Keyring.Keyring
     /** Verify a file; the same content is verified once and then answered from memory. */
     readonly verify: (input: string | Uint8Array) => Effect.Effect<VerifiedLicense, LicenseError>
+    /** `verify` without an Effect, for the synchronous admission hot path. */
+    readonly verifySync: (input: string | Uint8Array) => Either.Either<VerifiedLicense, LicenseError>
   }
 }
 
@@ -128,6 +130,7 @@ export const make = (keyring: Keyring.Keyring, primitive: VerifyPrimitive): Veri
   }
   return {
     keyring,
+    verifySync,
     verify: (input) => Effect.suspend(() => Either.match(verifySync(input), { onLeft: Effect.fail, onRight: Effect.succeed }))
   }
 }

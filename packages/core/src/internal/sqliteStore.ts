@@ -1,6 +1,5 @@
-/** SQLite LicenseStore on the sqlite3 package: WAL, versioned migrations, serialised transactions. */
-import { Cause, Data, Effect, Exit, Option, type Scope } from "effect"
-import sqlite3 from "sqlite3"
+/** SQLite LicenseStore: the Hub's schema and queries on the shared Sqlite module. */
+import { Effect, Option, type Scope } from "effect"
 import * as Cap from "../Cap.js"
 import {
   type AdminAccount,
@@ -14,6 +13,7 @@ import {
   type UsagePoint,
   type ValidationRecord
 } from "../LicenseStore.js"
+import * as Sqlite from "../Sqlite.js"
 
 /**
  * Schema steps; step `i` takes `PRAGMA user_version` from `i` to `i + 1`. Append only: a shipped
@@ -109,152 +109,41 @@ const VALIDATION =
   "last_attempt_at AS lastAttemptAt, last_success_at AS lastSuccessAt, failing_since AS failingSince, last_error AS lastError, " +
   "last_status AS lastStatus, consecutive_failures AS consecutiveFailures, next_attempt_at AS nextAttemptAt"
 
-type Param = string | number | null
-
-/** A failure reported by sqlite3; `code` is SQLite's result code name, e.g. `SQLITE_BUSY`. */
-class SqliteFailure extends Data.TaggedError("SqliteFailure")<{ readonly error: Error & { readonly code?: string } }> {}
-
-const settle = <A>(resume: (effect: Effect.Effect<A, SqliteFailure>) => void, error: Error | null, value: A): void =>
-  resume(error === null ? Effect.succeed(value) : Effect.fail(new SqliteFailure({ error })))
-
-/** Promise-free Effect wrappers over one sqlite3 connection. */
-const connection = (db: sqlite3.Database) => ({
-  exec: (sql: string) => Effect.async<void, SqliteFailure>((resume) => void db.exec(sql, (error) => settle(resume, error, undefined))),
-  /** Resolves to the number of rows changed. */
-  run: (sql: string, params: ReadonlyArray<Param>) =>
-    Effect.async<number, SqliteFailure>((resume) => void db.run(sql, params, function (error) { settle(resume, error, this?.changes ?? 0) })),
-  get: <R>(sql: string, params: ReadonlyArray<Param> = []) =>
-    Effect.async<R | undefined, SqliteFailure>((resume) => void db.get<R>(sql, params, (error, row) => settle(resume, error, row))),
-  all: <R>(sql: string, params: ReadonlyArray<Param> = []) =>
-    Effect.async<ReadonlyArray<R>, SqliteFailure>((resume) => void db.all<R>(sql, params, (error, rows) => settle(resume, error, rows)))
-})
-type Connection = ReturnType<typeof connection>
-
-const open = (filename: string) =>
-  Effect.async<sqlite3.Database, SqliteFailure>((resume) => {
-    const db: sqlite3.Database = new sqlite3.Database(filename, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => {
-      // Serialised mode runs statements in queue order, so a ROLLBACK issued after an interrupted
-      // statement never overtakes it.
-      if (error === null) db.serialize()
-      settle(resume, error, db)
-    })
+/** A StoreError carrying the Sqlite failure's message; the codes correspond one to one. */
+const toStoreError = (e: Sqlite.SqliteError): StoreError =>
+  new StoreError({
+    code: e.code === "DATABASE_UNAVAILABLE" ? "STORE_UNAVAILABLE" : e.code === "DATABASE_CORRUPT" ? "STORE_CORRUPT" : "STORE_FAILED",
+    message: e.message,
+    cause: e.cause
   })
-
-const close = (db: sqlite3.Database) =>
-  Effect.async<void, SqliteFailure>((resume) => db.close((error) => settle(resume, error, undefined)))
-
-/** Turn a sqlite3 failure into a StoreError that names the operation and what the admin can do. */
-const toStoreError = (filename: string, busyTimeoutMs: number, what: string) => (e: SqliteFailure | StoreError): StoreError => {
-  if (e._tag === "StoreError") return e
-  const code = e.error.code ?? ""
-  const [storeCode, advice]: [StoreError["code"], string] =
-    code === "SQLITE_BUSY" || code === "SQLITE_LOCKED"
-      ? ["STORE_UNAVAILABLE", `Another process held the database lock for more than ${busyTimeoutMs} ms; retry, or raise busyTimeoutMs.`]
-      : code === "SQLITE_CANTOPEN"
-        ? ["STORE_UNAVAILABLE", "Check that the directory exists and that the Hub may read and write it."]
-        : code.startsWith("SQLITE_IOERR") || ["SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_NOMEM"].includes(code)
-          ? ["STORE_UNAVAILABLE", "Check free disk space and the permissions of the file and its directory."]
-          : code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB"
-            ? ["STORE_CORRUPT", "The file is damaged or is not an Exekra database; restore it from a backup."]
-            : ["STORE_FAILED", "This is unexpected: keep the database file and report the error."]
-  return new StoreError({ code: storeCode, message: `The license store at ${filename} could not ${what} (${e.error.message}). ${advice}`, cause: e.error })
-}
-
-// SQLite rolls a transaction back by itself after some errors (e.g. SQLITE_FULL); our ROLLBACK then finds none.
-const noTransaction = (cause: Cause.Cause<SqliteFailure>): boolean =>
-  Option.exists(Cause.failureOption(cause), (f) => f.error.message.includes("no transaction is active"))
-
-/**
- * Run `body` in `BEGIN IMMEDIATE` ... `COMMIT`, rolling back when it fails, is interrupted or cannot
- * commit. The caller holds the connection's lock. IMMEDIATE takes the write lock up front, so a
- * transaction that reads then writes is never overtaken by another process (busy_timeout makes it wait).
- */
-const transaction = <A, E>(conn: Connection, body: Effect.Effect<A, E>): Effect.Effect<A, E | SqliteFailure> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function* () {
-      yield* conn.exec("BEGIN IMMEDIATE")
-      const result = yield* Effect.exit(restore(body))
-      const committed: Exit.Exit<void, SqliteFailure> = Exit.isSuccess(result) ? yield* Effect.exit(conn.exec("COMMIT")) : Exit.void
-      if (Exit.isSuccess(result) && Exit.isSuccess(committed)) return result.value
-      const cause: Cause.Cause<E | SqliteFailure> = Exit.isFailure(result) ? result.cause : Exit.isFailure(committed) ? committed.cause : Cause.empty
-      const undone = yield* Effect.exit(conn.exec("ROLLBACK"))
-      // A failing ROLLBACK is reported after the failure that caused it, never instead of it.
-      return yield* Effect.failCause(Exit.isSuccess(undone) || noTransaction(undone.cause) ? cause : Cause.sequential(cause, undone.cause))
-    })
-  )
-
-/** Apply pending migrations, each with its version bump in one transaction; refuse a newer schema. */
-const migrate = (conn: Connection, filename: string) => {
-  // Reading the version inside the write transaction makes two processes opening a new file at once safe.
-  const step = transaction(
-    conn,
-    Effect.gen(function* () {
-      const version = (yield* conn.get<{ user_version: number }>("PRAGMA user_version"))?.user_version ?? 0
-      if (version > migrations.length) {
-        return yield* new StoreError({
-          code: "STORE_CORRUPT",
-          message:
-            `The license database at ${filename} has schema version ${version}, but this Hub knows versions up to ${migrations.length}: ` +
-            "it was written by a newer Exekra release. Upgrade this Hub, or restore a backup taken before the upgrade."
-        })
-      }
-      if (version === migrations.length) return true
-      yield* conn.exec(migrations[version]!)
-      yield* conn.exec(`PRAGMA user_version = ${version + 1}`)
-      return false
-    })
-  )
-  return Effect.gen(function* () {
-    let done = false
-    while (!done) done = yield* step
-  })
-}
 
 /** Open (creating if needed) and migrate the database; the connection closes with the scope. */
 export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service, StoreError, Scope.Scope> =>
   Effect.gen(function* () {
-    const { filename } = options
-    const busyTimeoutMs = options.busyTimeoutMs ?? 5000
-    const failure = (what: string) => toStoreError(filename, busyTimeoutMs, what)
-    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-      return yield* new StoreError({
-        code: "STORE_FAILED",
-        message: `busyTimeoutMs must be a non-negative whole number of milliseconds, got ${busyTimeoutMs}.`
-      })
-    }
-
-    const db = yield* Effect.acquireRelease(Effect.mapError(open(filename), failure("open the database")), (db) =>
-      close(db).pipe(Effect.catchAll((e) => Effect.logWarning(failure("close the database")(e).message)))
+    const db = yield* Effect.mapError(
+      Sqlite.open({ filename: options.filename, busyTimeoutMs: options.busyTimeoutMs, migrations, describe: "license store", owner: "Hub" }),
+      toStoreError
     )
-    const conn = connection(db)
-    yield* conn
-      .exec(`PRAGMA busy_timeout = ${busyTimeoutMs}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;`)
-      .pipe(Effect.mapError(failure("configure the database")))
-    yield* Effect.mapError(migrate(conn, filename), failure("upgrade the database schema"))
-
-    // One statement or transaction at a time per connection: statements of concurrent fibers would
-    // otherwise land inside each other's transactions.
-    const lock = yield* Effect.makeSemaphore(1)
-    const locked = <A>(what: string, effect: Effect.Effect<A, SqliteFailure>): Effect.Effect<A, StoreError> =>
-      Effect.mapError(lock.withPermits(1)(effect), failure(what))
-    const atomic = <A>(what: string, body: Effect.Effect<A, SqliteFailure>): Effect.Effect<A, StoreError> =>
-      locked(what, transaction(conn, body))
+    const locked = <A>(what: string, effect: Effect.Effect<A, Sqlite.StatementError>): Effect.Effect<A, StoreError> =>
+      Effect.mapError(db.locked(what, effect), toStoreError)
+    const atomic = <A>(what: string, body: Effect.Effect<A, Sqlite.StatementError>): Effect.Effect<A, StoreError> =>
+      Effect.mapError(db.atomic(what, body), toStoreError)
 
     const currentFingerprint = Effect.map(
-      conn.get<{ fingerprint: string }>("SELECT fingerprint FROM licenses WHERE installed = 1"),
+      db.get<{ fingerprint: string }>("SELECT fingerprint FROM licenses WHERE installed = 1"),
       (row) => row?.fingerprint ?? null
     )
     const install = (license: StoredLicense) =>
       Effect.zipRight(
-        conn.run("UPDATE licenses SET installed = 0 WHERE installed = 1", []),
-        conn.run(
+        db.run("UPDATE licenses SET installed = 0 WHERE installed = 1", []),
+        db.run(
           "INSERT INTO licenses (text, fingerprint, license_id, issued_at, stored_at, installed) VALUES (?, ?, ?, ?, ?, 1)",
           [license.text, license.fingerprint, license.licenseId, license.issuedAt, license.storedAt]
         )
       )
     const countOf = (cap: Cap.Cap) =>
       Effect.map(
-        conn.get<{ n: number }>("SELECT count(*) AS n FROM principals WHERE cap = ? AND status = 'active'", [cap]),
+        db.get<{ n: number }>("SELECT count(*) AS n FROM principals WHERE cap = ? AND status = 'active'", [cap]),
         (row) => row?.n ?? 0
       )
 
@@ -262,10 +151,10 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
       ensureInstallationId: (candidate) =>
         locked(
           "record the installation id",
-          conn.get<{ id: string }>("UPDATE meta SET installation_id = coalesce(installation_id, ?) RETURNING installation_id AS id", [candidate])
+          db.get<{ id: string }>("UPDATE meta SET installation_id = coalesce(installation_id, ?) RETURNING installation_id AS id", [candidate])
         ).pipe(Effect.map((row) => row?.id ?? candidate)),
 
-      getLicense: locked("read the installed license", conn.get<StoredLicense>(`SELECT ${LICENSE} FROM licenses WHERE installed = 1`)).pipe(
+      getLicense: locked("read the installed license", db.get<StoredLicense>(`SELECT ${LICENSE} FROM licenses WHERE installed = 1`)).pipe(
         Effect.map(Option.fromNullable)
       ),
       replaceLicense: (expected, next) =>
@@ -277,16 +166,16 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
             return true
           })
         ),
-      licenseHistory: locked("read the license history", conn.all<StoredLicense>(`SELECT ${LICENSE} FROM licenses ORDER BY seq`)),
-      getPending: locked("read the pending license", conn.get<StoredLicense>(`SELECT ${LICENSE} FROM pending_license`)).pipe(
+      licenseHistory: locked("read the license history", db.all<StoredLicense>(`SELECT ${LICENSE} FROM licenses ORDER BY seq`)),
+      getPending: locked("read the pending license", db.get<StoredLicense>(`SELECT ${LICENSE} FROM pending_license`)).pipe(
         Effect.map(Option.fromNullable)
       ),
       setPending: (license) =>
         locked(
           "store the pending license",
           license === null
-            ? conn.run("DELETE FROM pending_license", [])
-            : conn.run(
+            ? db.run("DELETE FROM pending_license", [])
+            : db.run(
                 "INSERT OR REPLACE INTO pending_license (id, text, fingerprint, license_id, issued_at, stored_at) VALUES (1, ?, ?, ?, ?, ?)",
                 [license.text, license.fingerprint, license.licenseId, license.issuedAt, license.storedAt]
               )
@@ -296,9 +185,9 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         atomic(
           "activate the Hub",
           Effect.gen(function* () {
-            if ((yield* conn.get("SELECT 1 FROM admin")) !== undefined) return false
+            if ((yield* db.get("SELECT 1 FROM admin")) !== undefined) return false
             yield* install(license)
-            yield* conn.run("INSERT INTO admin (id, email, password_hash, created_at) VALUES (1, ?, ?, ?)", [
+            yield* db.run("INSERT INTO admin (id, email, password_hash, created_at) VALUES (1, ?, ?, ?)", [
               admin.email,
               admin.passwordHash,
               admin.createdAt
@@ -308,25 +197,25 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         ),
       getAdmin: locked(
         "read the admin account",
-        conn.get<AdminAccount>("SELECT email, password_hash AS passwordHash, created_at AS createdAt FROM admin")
+        db.get<AdminAccount>("SELECT email, password_hash AS passwordHash, created_at AS createdAt FROM admin")
       ).pipe(Effect.map(Option.fromNullable)),
 
-      getHighWater: locked("read the time high-water mark", conn.get<{ t: number }>("SELECT high_water AS t FROM meta")).pipe(
+      getHighWater: locked("read the time high-water mark", db.get<{ t: number }>("SELECT high_water AS t FROM meta")).pipe(
         Effect.map((row) => row?.t ?? 0)
       ),
       raiseHighWater: (t) =>
         locked(
           "raise the time high-water mark",
-          conn.get<{ t: number }>("UPDATE meta SET high_water = max(high_water, ?) RETURNING high_water AS t", [t])
+          db.get<{ t: number }>("UPDATE meta SET high_water = max(high_water, ?) RETURNING high_water AS t", [t])
         ).pipe(Effect.map((row) => row?.t ?? t)),
 
-      getValidation: locked("read the validation record", conn.get<ValidationRecord>(`SELECT ${VALIDATION} FROM validation`)).pipe(
+      getValidation: locked("read the validation record", db.get<ValidationRecord>(`SELECT ${VALIDATION} FROM validation`)).pipe(
         Effect.map(Option.fromNullable)
       ),
       putValidation: (r) =>
         locked(
           "store the validation record",
-          conn.run(
+          db.run(
             "INSERT OR REPLACE INTO validation (id, last_attempt_at, last_success_at, failing_since, last_error, last_status, consecutive_failures, next_attempt_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
             [r.lastAttemptAt, r.lastSuccessAt, r.failingSince, r.lastError, r.lastStatus, r.consecutiveFailures, r.nextAttemptAt]
           )
@@ -336,29 +225,29 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
       putCredential: (c) =>
         locked(
           "store a credential",
-          conn.run(
+          db.run(
             "INSERT INTO credentials (token_hash, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?) " +
               "ON CONFLICT (token_hash) DO UPDATE SET kind = excluded.kind, name = excluded.name, created_at = excluded.created_at, expires_at = excluded.expires_at",
             [c.tokenHash, c.kind, c.name, c.createdAt, c.expiresAt]
           )
         ).pipe(Effect.asVoid),
       findCredential: (tokenHash) =>
-        locked("read a credential", conn.get<Credential>(`SELECT ${CREDENTIAL} FROM credentials WHERE token_hash = ?`, [tokenHash])).pipe(
+        locked("read a credential", db.get<Credential>(`SELECT ${CREDENTIAL} FROM credentials WHERE token_hash = ?`, [tokenHash])).pipe(
           Effect.map(Option.fromNullable)
         ),
       deleteCredential: (tokenHash) =>
-        locked("delete a credential", conn.run("DELETE FROM credentials WHERE token_hash = ?", [tokenHash])).pipe(Effect.asVoid),
+        locked("delete a credential", db.run("DELETE FROM credentials WHERE token_hash = ?", [tokenHash])).pipe(Effect.asVoid),
       listCredentials: (kind) =>
         locked(
           "list credentials",
-          conn.all<Credential>(`SELECT ${CREDENTIAL} FROM credentials WHERE kind = ? ORDER BY created_at, rowid`, [kind])
+          db.all<Credential>(`SELECT ${CREDENTIAL} FROM credentials WHERE kind = ? ORDER BY created_at, rowid`, [kind])
         ),
 
       listPrincipals: (cap) =>
-        locked("list principals", conn.all<Principal>(`SELECT ${PRINCIPAL} FROM principals WHERE cap = ? ORDER BY admitted_at, rowid`, [cap])),
+        locked("list principals", db.all<Principal>(`SELECT ${PRINCIPAL} FROM principals WHERE cap = ? ORDER BY admitted_at, rowid`, [cap])),
       countActive: locked(
         "count active principals",
-        conn.all<{ cap: Cap.Cap; n: number }>("SELECT cap, count(*) AS n FROM principals WHERE status = 'active' GROUP BY cap")
+        db.all<{ cap: Cap.Cap; n: number }>("SELECT cap, count(*) AS n FROM principals WHERE status = 'active' GROUP BY cap")
       ).pipe(
         Effect.map((rows) => {
           const counts = Object.fromEntries(Cap.all.map((cap) => [cap, 0])) as Record<Cap.Cap, number>
@@ -370,13 +259,13 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         atomic(
           "admit a principal",
           Effect.gen(function* () {
-            const existing = yield* conn.get<Principal>(`SELECT ${PRINCIPAL} FROM principals WHERE cap = ? AND id = ?`, [cap, id])
+            const existing = yield* db.get<Principal>(`SELECT ${PRINCIPAL} FROM principals WHERE cap = ? AND id = ?`, [cap, id])
             const used = yield* countOf(cap)
             if (existing?.status === "active") return { _tag: "AlreadyAdmitted", principal: existing, used } as const
             if (used >= ceiling) return { _tag: "Full", used } as const
             const principal: Principal = { cap, id, name: name ?? existing?.name ?? null, status: "active", admittedAt: now, updatedAt: now }
             // Reactivating keeps the row (and rowid); a new admission inserts one.
-            yield* conn.run(
+            yield* db.run(
               "INSERT INTO principals (cap, id, name, status, admitted_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?) " +
                 "ON CONFLICT (cap, id) DO UPDATE SET name = excluded.name, status = 'active', admitted_at = excluded.admitted_at, updated_at = excluded.updated_at",
               [cap, id, principal.name, now, now]
@@ -385,29 +274,29 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
           })
         ),
       release: (cap, id) =>
-        locked("release a principal", conn.run("DELETE FROM principals WHERE cap = ? AND id = ?", [cap, id])).pipe(Effect.map((n) => n > 0)),
+        locked("release a principal", db.run("DELETE FROM principals WHERE cap = ? AND id = ?", [cap, id])).pipe(Effect.map((n) => n > 0)),
       deactivate: (cap, id, now) =>
         locked(
           "deactivate a principal",
-          conn.run(
+          db.run(
             "UPDATE principals SET updated_at = CASE WHEN status = 'active' THEN ? ELSE updated_at END, status = 'deactivated' WHERE cap = ? AND id = ?",
             [now, cap, id]
           )
         ).pipe(Effect.map((n) => n > 0)),
 
-      getSnapshots: locked("read snapshots", conn.all<{ key: string; json: string }>("SELECT key, json FROM snapshots ORDER BY rowid")).pipe(
+      getSnapshots: locked("read snapshots", db.all<{ key: string; json: string }>("SELECT key, json FROM snapshots ORDER BY rowid")).pipe(
         Effect.map((rows) => new Map(rows.map((r) => [r.key, r.json])))
       ),
       putSnapshot: (key, json) =>
         locked(
           "store a snapshot",
-          conn.run("INSERT INTO snapshots (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json", [key, json])
+          db.run("INSERT INTO snapshots (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json", [key, json])
         ).pipe(Effect.asVoid),
 
       appendAudit: (r) =>
         locked(
           "append to the audit log",
-          conn.run(
+          db.run(
             "INSERT INTO audit (at, actor, action, outcome, cap, principal, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [r.at, r.actor, r.action, r.outcome, r.cap, r.principal, r.code, r.detail]
           )
@@ -416,7 +305,7 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         locked(
           "read the audit log",
           // A negative LIMIT means "no limit" to SQLite, so clamp.
-          conn.all<AuditRecord>("SELECT at, actor, action, outcome, cap, principal, code, detail FROM audit ORDER BY seq DESC LIMIT ?", [
+          db.all<AuditRecord>("SELECT at, actor, action, outcome, cap, principal, code, detail FROM audit ORDER BY seq DESC LIMIT ?", [
             Math.max(0, limit)
           ])
         ),
@@ -424,12 +313,12 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
       recordUsage: (cap, day, used) =>
         locked(
           "record usage",
-          conn.run(
+          db.run(
             "INSERT INTO usage (cap, day, peak) VALUES (?, ?, ?) ON CONFLICT (cap, day) DO UPDATE SET peak = max(peak, excluded.peak)",
             [cap, day, used]
           )
         ).pipe(Effect.asVoid),
-      usageHistory: locked("read the usage history", conn.all<UsagePoint>("SELECT cap, day, peak FROM usage ORDER BY day, cap"))
+      usageHistory: locked("read the usage history", db.all<UsagePoint>("SELECT cap, day, peak FROM usage ORDER BY day, cap"))
     }
     return service
   })

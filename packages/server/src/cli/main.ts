@@ -2,14 +2,17 @@
 import { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Console, Effect } from "effect"
+import { diagram } from "./diagram.js"
 import { inspect } from "./inspect.js"
 import { issue } from "./issue.js"
 import { keygen } from "./keygen.js"
+import { portal } from "./portal.js"
+import { timeline } from "./timeline.js"
 
 /** The root command with every subcommand. */
 export const command = Command.make("exekra-license").pipe(
   Command.withDescription("Issue, inspect and serve Exekra licenses."),
-  Command.withSubcommands([keygen, issue, inspect])
+  Command.withSubcommands([keygen, issue, inspect, portal, diagram, timeline])
 )
 
 /** Version printed by `--version`. */

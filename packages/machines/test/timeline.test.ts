@@ -1,0 +1,120 @@
+// Timelines: the simulated states of each cap at the exact instants DESIGN §3 names, and their text, SVG and HTML renderings.
+import { describe, expect, it } from "@effect/vitest"
+import { License } from "@exekra/core"
+import { escapeXml, renderHtml, renderSvg, renderText, simulate } from "@exekra/machines"
+import { Schema } from "effect"
+
+const DAY = 86_400_000
+const issuedAt = "2026-01-10T08:00:00Z"
+const expires = "2027-03-15T13:45:30Z"
+const E = Date.parse(expires)
+const W = 45
+const G = 21
+const VG = 10
+
+const payload = (overrides: Record<string, unknown> = {}): License.LicensePayload =>
+  Schema.decodeUnknownSync(License.LicensePayload)({
+    licenseId: "lic-timeline",
+    type: "production",
+    kid: "0123456789abcdef",
+    issuedTo: { name: "Acme <Ops> & Co", email: "it@acme.test" },
+    issuedAt,
+    caps: { unattended: { limit: 10, expiresAt: expires, graceDays: G } },
+    expiryWarningDays: W,
+    gracePeriodDays: VG,
+    validation: { required: true, intervalHours: 24 },
+    ...overrides
+  })
+
+const from = Date.parse(issuedAt)
+const to = E + G * DAY + 30 * DAY
+
+describe("simulate", () => {
+  it("shows expiring at E−W, grace at E and limited at E+G, to the millisecond", () => {
+    const timeline = simulate(payload(), { from, to })
+    expect(timeline.caps).toEqual([
+      {
+        cap: "unattended",
+        intervals: [
+          { state: "active", reason: "licensed", from, to: E - W * DAY },
+          { state: "expiring", reason: "expiry-approaching", from: E - W * DAY, to: E },
+          { state: "grace", reason: "expired", from: E, to: E + G * DAY },
+          { state: "limited", reason: "expired", from: E + G * DAY, to }
+        ]
+      }
+    ])
+  })
+
+  it("with the Portal down and validation required: grace at once, limited after the validation grace", () => {
+    const P = Date.parse("2026-05-01T10:00:00Z")
+    const timeline = simulate(payload(), { from, to, portalDownFrom: P })
+    expect(timeline.caps[0]?.intervals).toEqual([
+      { state: "active", reason: "licensed", from, to: P },
+      { state: "grace", reason: "portal-unreachable", from: P, to: P + VG * DAY },
+      { state: "limited", reason: "portal-unreachable", from: P + VG * DAY, to }
+    ])
+  })
+
+  it("with the Portal down and validation optional: nothing changes", () => {
+    const optional = payload({ validation: { required: false, intervalHours: 24 } })
+    const down = simulate(optional, { from, to, portalDownFrom: Date.parse("2026-05-01T10:00:00Z") })
+    expect(down.caps).toEqual(simulate(optional, { from, to }).caps)
+  })
+
+  it("a Portal down before the license was installed (at the start) gives the full validation grace from the install", () => {
+    const P = from - 3 * DAY
+    expect(simulate(payload(), { from, to, portalDownFrom: P }).caps[0]?.intervals).toEqual([
+      { state: "grace", reason: "portal-unreachable", from, to: from + VG * DAY },
+      { state: "limited", reason: "portal-unreachable", from: from + VG * DAY, to }
+    ])
+  })
+
+  it("a future-dated license is unactivated until its notBefore", () => {
+    const notBefore = Date.parse("2026-02-01T00:00:00Z")
+    const intervals = simulate(payload({ notBefore: "2026-02-01T00:00:00Z" }), { from, to }).caps[0]?.intervals
+    expect(intervals?.slice(0, 2)).toEqual([
+      { state: "unactivated", reason: "not-licensed", from, to: notBefore },
+      { state: "active", reason: "licensed", from: notBefore, to: E - W * DAY }
+    ])
+  })
+
+  it("simulates each cap the license names, with its own expiry", () => {
+    const two = payload({ caps: { unattended: { limit: 1, expiresAt: expires }, attended: { limit: 0, expiresAt: expires } } })
+    const timeline = simulate(two, { from, to })
+    expect(timeline.caps.map((c) => c.cap)).toEqual(["unattended", "attended"])
+    expect(timeline.caps[1]?.intervals).toEqual([{ state: "unactivated", reason: "not-licensed", from, to }])
+  })
+})
+
+describe("renderings", () => {
+  const timeline = simulate(payload(), { from, to, portalDownFrom: E + 2 * DAY })
+
+  it("text: one line per transition with date, cap, from → to and reason", () => {
+    expect(renderText(timeline).trimEnd().split("\n")).toEqual([
+      "2026-01-10T08:00:00Z  unattended  start → active  licensed",
+      "2027-01-29T13:45:30Z  unattended  active → expiring  expiry-approaching",
+      "2027-03-15T13:45:30Z  unattended  expiring → grace  expired",
+      "2027-03-17T13:45:30Z  unattended  grace → grace  portal-unreachable",
+      "2027-03-27T13:45:30Z  unattended  grace → limited  portal-unreachable"
+    ])
+  })
+
+  it("svg: self-contained, one bar per interval, escaped text", () => {
+    const svg = renderSvg(timeline)
+    expect(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"")).toBe(true)
+    expect(svg).not.toMatch(/href=|<script|<image|url\(/)
+    expect(svg.match(/<rect /g)).toHaveLength(timeline.caps[0]?.intervals.length ?? -1)
+    expect(svg.match(/<g>/g)?.length).toBe(svg.match(/<\/g>/g)?.length)
+    expect(svg).toContain("Portal down")
+    expect(escapeXml(`<a href="x">&'`)).toBe("&lt;a href=&quot;x&quot;&gt;&amp;&#39;")
+  })
+
+  it("html: a standalone page with the chart, a legend for every state and the transitions", () => {
+    const html = renderHtml(timeline)
+    expect(html.startsWith("<!doctype html>")).toBe(true)
+    expect(html).toContain(renderSvg(timeline))
+    for (const state of ["unactivated", "active", "renewed", "expiring", "grace", "limited"]) expect(html).toContain(`<b>${state}</b>`)
+    expect(html).toContain("<td>2027-03-15T13:45:30Z</td>")
+    expect(html).not.toMatch(/<link|<script|src=/)
+  })
+})

@@ -1,0 +1,592 @@
+/** The LicenseRuntime implementation: cap and validation actors, their timers, admission and installs. */
+import {
+  Admission,
+  Cap,
+  Installation,
+  LicenseError,
+  LicenseStore,
+  PortalClient,
+  Verifier
+} from "@exekra/core"
+import {
+  activationMachine,
+  capMachine,
+  type CapEvent,
+  type CapSnapshot,
+  capTerms,
+  capView,
+  nextDeadline,
+  nextValidationDeadline,
+  summarize,
+  type ValidationEvent,
+  validationMachine,
+  type ValidationSnapshot
+} from "@exekra/machines"
+import { Clock, Effect, Either, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
+import { type Actor, createActor } from "xstate"
+import { ActivationError } from "../ActivationError.js"
+import {
+  type Actor as ActorOption,
+  type CapStatus,
+  type LicenseRuntime,
+  type LicenseSummary,
+  type RuntimeEvent,
+  type ValidationPosture
+} from "../LicenseRuntime.js"
+import * as Passwords from "../Passwords.js"
+
+/** Settings of a runtime. */
+export interface RuntimeOptions {
+  /** Software version reported in validation pings. */
+  readonly version: string
+  /** Portal base URL used when the license names none. */
+  readonly portalUrl?: string | undefined
+}
+
+type CapActor = Actor<typeof capMachine>
+type ValidationActor = Actor<typeof validationMachine>
+
+interface CapSlot {
+  readonly cap: Cap.Cap
+  actor: CapActor
+  /** Active principal ids: the in-memory answer `check` gives without I/O. */
+  readonly admitted: Set<string>
+  used: number
+  /** Serialises acquisitions of this cap within the process (the store serialises across processes). */
+  readonly lock: Effect.Semaphore
+  /** Wakes the cap's timer loop to re-read its deadline. */
+  readonly rearm: Queue.Queue<void>
+}
+
+const utcDay = (t: number): string => new Date(t).toISOString().slice(0, 10)
+
+const toStored = (verified: Verifier.VerifiedLicense, now: number): LicenseStore.StoredLicense => ({
+  text: verified.text,
+  fingerprint: verified.fingerprint,
+  licenseId: verified.payload.licenseId,
+  issuedAt: verified.payload.issuedAt.getTime(),
+  storedAt: now
+})
+
+const activationError = (code: ActivationError["code"], message: string) => new ActivationError({ code, message })
+
+/** Build a runtime: load the installed license, restore or start the actors, arm their timers. */
+export const make = (options: RuntimeOptions) =>
+  Effect.gen(function* () {
+    const store = yield* LicenseStore.LicenseStore
+    const verifier = yield* Verifier.Verifier
+    const portal = yield* PortalClient.PortalClient
+    const { id: installationId } = yield* Installation.Installation
+    const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<RuntimeEvent>(), PubSub.shutdown)
+    // One writer at a time for actor events and license changes, so snapshots persist in order.
+    const machineLock = yield* Effect.makeSemaphore(1)
+    const installLock = yield* Effect.makeSemaphore(1)
+
+    const start = yield* Clock.currentTimeMillis
+    const highWater = yield* store.raiseHighWater(start)
+    // The latest time this runtime has seen; a clock read below it means the clock was set back.
+    let seen = highWater
+    /** Read the clock, remembering the latest time seen. */
+    const observe = Effect.map(Clock.currentTimeMillis, (now) => {
+      seen = Math.max(seen, now)
+      return now
+    })
+
+    let installed: Verifier.VerifiedLicense | null = null
+    let installedAt = start
+    const stored = yield* store.getLicense
+    if (Option.isSome(stored)) {
+      const verified = yield* Effect.either(verifier.verify(stored.value.text))
+      if (Either.isRight(verified)) {
+        installed = verified.right
+        installedAt = stored.value.storedAt
+      } else {
+        // A stored license that no longer verifies (its key was removed from the keyring) grants nothing.
+        yield* Effect.logError(`The installed license no longer verifies: ${verified.left.code}. ${verified.left.message}`)
+      }
+    }
+    let pending: Verifier.VerifiedLicense | null = null
+    const storedPending = yield* store.getPending
+    if (Option.isSome(storedPending)) {
+      const verified = yield* Effect.either(verifier.verify(storedPending.value.text))
+      if (Either.isRight(verified)) pending = verified.right
+    }
+
+    const snapshots = yield* store.getSnapshots
+    const termsOf = (license: Verifier.VerifiedLicense | null, cap: Cap.Cap) =>
+      license === null ? null : capTerms(license.payload, cap)
+    const notBeforeOf = (license: Verifier.VerifiedLicense) => license.payload.notBefore?.getTime() ?? 0
+
+    const counts = yield* store.countActive
+    const slots = {} as Record<Cap.Cap, CapSlot>
+    for (const cap of Cap.all) {
+      const terms = termsOf(installed, cap)
+      const persisted = snapshots.get(`cap:${cap}`)
+      let actor: CapActor | undefined
+      if (persisted !== undefined) {
+        // A snapshot is reused only for the license it was taken under; otherwise start from the license.
+        const snapshot = JSON.parse(persisted) as CapSnapshot
+        const license = snapshot.context.license
+        const matches = terms === null ? license === null : license !== null && license.licenseId === terms.licenseId && license.issuedAt === terms.issuedAt
+        if (matches) actor = createActor(capMachine, { snapshot, input: { cap, now: start } })
+      }
+      actor ??= createActor(capMachine, { input: { cap, now: start, highWater, license: terms, installedAt } })
+      actor.start()
+      const principals = yield* store.listPrincipals(cap)
+      slots[cap] = {
+        cap,
+        actor,
+        admitted: new Set(principals.filter((p) => p.status === "active").map((p) => p.id)),
+        used: counts[cap],
+        lock: yield* Effect.makeSemaphore(1),
+        rearm: yield* Queue.sliding<void>(1)
+      }
+    }
+
+    const validationRearm = yield* Queue.sliding<void>(1)
+    const validationFiber = yield* FiberHandle.make()
+    const intervalOf = (license: Verifier.VerifiedLicense | null) => license?.payload.validation.intervalHours ?? 24
+    const newValidationActor = (now: number): ValidationActor =>
+      createActor(validationMachine, { input: { intervalHours: intervalOf(installed), now } })
+    let validation: ValidationActor = (() => {
+      const persisted = snapshots.get("validation")
+      const actor =
+        persisted === undefined
+          ? newValidationActor(start)
+          : createActor(validationMachine, { snapshot: JSON.parse(persisted) as ValidationSnapshot, input: { intervalHours: intervalOf(installed), now: start } })
+      return actor.start()
+    })()
+
+    const activation = createActor(activationMachine, { input: { installationId } }).start()
+    if (installed !== null) {
+      activation.send({ type: "LICENSE_ACCEPTED", summary: summarize(installed.payload, installationId) })
+      activation.send({ type: "ADMIN_CREATED", email: installed.payload.issuedTo.email })
+      activation.send({ type: "ACTIVATION_COMMITTED", now: installedAt })
+    }
+
+    // ---- views -------------------------------------------------------------------------------
+
+    const statusOf = (slot: CapSlot): CapStatus => {
+      const snapshot = slot.actor.getSnapshot()
+      const license = snapshot.context.license
+      const limit = license?.limit ?? 0
+      return {
+        cap: slot.cap,
+        state: snapshot.value,
+        reason: snapshot.context.reason,
+        limit,
+        ceiling: license?.ceiling ?? 0,
+        used: slot.used,
+        overage: Math.max(0, slot.used - limit),
+        overLimit: license !== null && slot.used > license.ceiling,
+        expiresAt: license?.expiresAt ?? null,
+        grace: snapshot.context.graceEndsAt === null ? null : { reason: snapshot.context.reason, endsAt: snapshot.context.graceEndsAt },
+        limitedSince: snapshot.context.limitedSince,
+        nextChangeAt: nextDeadline(snapshot.context),
+        onLimited: license?.onLimited ?? "refuse-new"
+      }
+    }
+
+    const portalUrlOf = (license: Verifier.VerifiedLicense | null) => license?.payload.validation.portalUrl ?? options.portalUrl ?? null
+
+    const posture = (): ValidationPosture | null => {
+      if (installed === null) return null
+      const c = validation.getSnapshot().context
+      return {
+        required: installed.payload.validation.required,
+        intervalHours: installed.payload.validation.intervalHours,
+        portalUrl: portalUrlOf(installed),
+        lastAttemptAt: c.lastSuccessAt === null && c.failingSince === null ? null : Math.max(c.lastSuccessAt ?? 0, c.failingSince ?? 0),
+        lastSuccessAt: c.lastSuccessAt,
+        failingSince: c.failingSince,
+        lastError: c.lastError,
+        lastStatus: c.lastStatus,
+        nextAttemptAt: portalUrlOf(installed) === null ? null : c.nextAttemptAt
+      }
+    }
+
+    const summaryNow = (now: number): LicenseSummary => {
+      const latest = Math.max(slots.unattended.actor.getSnapshot().context.highWater, seen, now)
+      const p = installed?.payload
+      return {
+        activated: installed !== null,
+        installationId,
+        license:
+          p === undefined || installed === null
+            ? null
+            : {
+                licenseId: p.licenseId,
+                type: p.type,
+                issuedTo: { name: p.issuedTo.name, email: p.issuedTo.email },
+                installationId: p.installationId ?? null,
+                issuedAt: p.issuedAt.getTime(),
+                notBefore: p.notBefore?.getTime() ?? null,
+                fingerprint: installed.fingerprint
+              },
+        pending: pending === null ? null : { licenseId: pending.payload.licenseId, notBefore: notBeforeOf(pending) },
+        validation: posture(),
+        clock: { now, highWater: latest, skewMs: latest - now },
+        caps: Object.fromEntries(Cap.all.map((cap) => [cap, statusOf(slots[cap])])) as Record<Cap.Cap, CapStatus>
+      }
+    }
+    const summary = Effect.map(observe, summaryNow)
+
+    const publish = (event: RuntimeEvent) => PubSub.publish(pubsub, event)
+    const audit = (record: Omit<LicenseStore.AuditRecord, "at" | "cap" | "principal" | "code" | "detail"> & Partial<LicenseStore.AuditRecord>) =>
+      Effect.flatMap(observe, (at) =>
+        store.appendAudit({ cap: null, principal: null, code: null, detail: null, ...record, at })
+      )
+
+    // ---- actors and timers -------------------------------------------------------------------
+
+    /** Send an event to a cap, persist its snapshot, publish a state change and re-arm its one timer. */
+    const sendCap = (cap: Cap.Cap, event: CapEvent): Effect.Effect<void, LicenseStore.StoreError> =>
+      Effect.gen(function* () {
+        const slot = slots[cap]
+        const before = slot.actor.getSnapshot().value
+        slot.actor.send(event)
+        const after = slot.actor.getSnapshot()
+        yield* store.putSnapshot(`cap:${cap}`, JSON.stringify(slot.actor.getPersistedSnapshot()))
+        if (after.value !== before) {
+          yield* publish({ _tag: "CapStateChanged", cap, from: before, to: after.value, status: statusOf(slot) })
+          yield* audit({
+            actor: "system",
+            action: "state-change",
+            outcome: "ok",
+            cap,
+            detail: `${before} → ${after.value} (${after.context.reason})`
+          })
+        }
+        yield* arm(slot)
+      })
+
+    const sendAllCaps = (event: (cap: Cap.Cap) => CapEvent) =>
+      machineLock.withPermits(1)(Effect.forEach(Cap.all, (cap) => sendCap(cap, event(cap)), { discard: true }))
+
+    // The remaining time is read when the timer fiber starts, not when it is forked, so a fiber
+    // that starts late still wakes at the deadline itself.
+    const sleepUntil = (deadline: number) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Math.max(0, deadline - now)))
+
+    /**
+     * One timer per cap: a loop that sleeps until the cap's next deadline and ticks, or wakes early
+     * when the deadline may have changed. A loop rather than re-forked timers, because the tick
+     * itself re-arms and a fiber must not interrupt itself.
+     */
+    const timerLoop = (deadline: () => number | null, rearm: Queue.Queue<void>, fire: Effect.Effect<void, unknown>) =>
+      Effect.gen(function* () {
+        const due = deadline()
+        const timedOut = yield* Effect.raceFirst(
+          Effect.as(Queue.take(rearm), false),
+          due === null ? Effect.never : Effect.as(sleepUntil(due), true)
+        )
+        if (timedOut) yield* Effect.catchAllCause(fire, Effect.logError)
+      }).pipe(Effect.forever)
+
+    const arm = (slot: CapSlot): Effect.Effect<void> => Effect.asVoid(Queue.offer(slot.rearm, undefined))
+
+    /** Time passed for a cap; a due pending license is promoted to installed first. */
+    const tick = (cap: Cap.Cap) =>
+      Effect.gen(function* () {
+        const now = yield* observe
+        yield* store.raiseHighWater(now)
+        yield* promotePendingIfDue(now)
+        yield* machineLock.withPermits(1)(sendCap(cap, { type: "TICK", now }))
+      })
+
+    const promotePendingIfDue = (now: number) =>
+      installLock.withPermits(1)(
+        Effect.gen(function* () {
+          const due = pending
+          if (due === null || Math.max(now, slots.unattended.actor.getSnapshot().context.highWater) < notBeforeOf(due)) return
+          const current = installed
+          const swapped = yield* store.replaceLicense(current?.fingerprint ?? null, toStored(due, now))
+          if (!swapped) return yield* Effect.logWarning("Another process replaced the license while a pending one took over; keeping the store's.")
+          yield* store.setPending(null)
+          installed = due
+          pending = null
+          installedAt = notBeforeOf(due)
+          // The caps already hold the staged terms and promote them on their own TICK.
+          yield* sendAllCaps(() => ({ type: "TICK", now }))
+          yield* audit({ actor: "system", action: "pending-installed", outcome: "ok", detail: due.payload.licenseId })
+          yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
+        })
+      )
+
+    const persistValidation = Effect.gen(function* () {
+      const c = validation.getSnapshot().context
+      yield* store.putSnapshot("validation", JSON.stringify(validation.getPersistedSnapshot()))
+      yield* store.putValidation({
+        lastAttemptAt: Math.max(c.lastSuccessAt ?? 0, c.failingSince ?? 0) || null,
+        lastSuccessAt: c.lastSuccessAt,
+        failingSince: c.failingSince,
+        lastError: c.lastError,
+        lastStatus: c.lastStatus,
+        consecutiveFailures: c.consecutiveFailures,
+        nextAttemptAt: c.nextAttemptAt
+      })
+      const p = posture()
+      if (p !== null) yield* publish({ _tag: "ValidationChanged", validation: p })
+    })
+
+    const sendValidation = (event: ValidationEvent) =>
+      machineLock.withPermits(1)(Effect.zipRight(Effect.sync(() => validation.send(event)), persistValidation))
+
+    /** One phone-home: never on the admission path, it runs in its own fiber. */
+    const ping = Effect.gen(function* () {
+      const license = installed
+      const url = portalUrlOf(license)
+      if (license === null || url === null) return
+      yield* sendValidation({ type: "PING_DUE", now: yield* observe })
+      const result = yield* Effect.either(
+        portal.validate(url, { licenseId: license.payload.licenseId, installationId, version: options.version })
+      )
+      const now = yield* observe
+      if (Either.isRight(result)) {
+        const serverTime = result.right.serverTime.getTime()
+        yield* sendValidation({ type: "PING_SUCCEEDED", now, status: result.right.status, serverTime })
+        yield* store.raiseHighWater(serverTime)
+        yield* sendAllCaps(() => ({ type: "CLOCK_OBSERVED", now, serverTime }))
+        yield* sendAllCaps(() => ({ type: "VALIDATION_SUCCEEDED", now }))
+      } else {
+        yield* sendValidation({ type: "PING_FAILED", now, error: `${result.left.code}: ${result.left.message}` })
+        const failingSince = validation.getSnapshot().context.failingSince ?? now
+        yield* sendAllCaps(() => ({ type: "VALIDATION_FAILED", now, failingSince }))
+      }
+      yield* armValidation
+    })
+
+    const armValidation: Effect.Effect<void> = Effect.asVoid(Queue.offer(validationRearm, undefined))
+    const validationDeadline = () =>
+      installed === null || portalUrlOf(installed) === null ? null : nextValidationDeadline(validation.getSnapshot().context)
+
+    // The ping runs in a fiber of its own, so the timer loop is never blocked by a slow Portal.
+    const startPing = FiberHandle.run(validationFiber, Effect.catchAllCause(ping, Effect.logError), { onlyIfMissing: true })
+
+    // ---- admission ---------------------------------------------------------------------------
+
+    const check = (cap: Cap.Cap, id: string): Admission.Decision => {
+      const slot = slots[cap]
+      // "Verify on every check": a memoised verification of the exact installed bytes, a map lookup.
+      if (installed !== null && Either.isLeft(verifier.verifySync(installed.text))) {
+        return Either.left(new Admission.AdmissionError({ code: "CAP_UNACTIVATED", cap, message: "The installed license no longer verifies. Upload it again from the Customer Portal." }))
+      }
+      return Admission.decide(capView(slot.actor.getSnapshot(), slot.used), "check", slot.admitted.has(id))
+    }
+
+    const usageChanged = (slot: CapSlot, now: number) =>
+      Effect.zipRight(
+        store.recordUsage(slot.cap, utcDay(now), slot.used),
+        publish({ _tag: "UsageChanged", cap: slot.cap, used: slot.used, status: statusOf(slot) })
+      )
+
+    const acquire: Admission.Enforcer["acquire"] = (cap, id, opts) => {
+      const slot = slots[cap]
+      const actor = opts?.actor ?? "admin"
+      return slot.lock.withPermits(1)(
+        Effect.gen(function* () {
+          const now = yield* observe
+          const view = capView(slot.actor.getSnapshot(), slot.used)
+          const decision = Admission.decide(view, "acquire", slot.admitted.has(id))
+          if (Either.isLeft(decision)) {
+            yield* audit({ actor, action: "acquire", outcome: "denied", cap, principal: id, code: decision.left.code, detail: decision.left.message })
+            return yield* decision.left
+          }
+          const outcome = yield* store.admit(cap, id, opts?.name ?? null, view.ceiling, now)
+          if (outcome._tag === "Full") {
+            // Another process filled the cap since this one last counted.
+            slot.used = outcome.used
+            const error = new Admission.AdmissionError({
+              code: "CAP_LIMIT_REACHED",
+              cap,
+              message: Admission.limitReachedMessage({ cap, used: outcome.used, limit: view.limit })
+            })
+            yield* audit({ actor, action: "acquire", outcome: "denied", cap, principal: id, code: error.code, detail: error.message })
+            return yield* error
+          }
+          slot.admitted.add(id)
+          const changed = slot.used !== outcome.used
+          slot.used = outcome.used
+          if (outcome._tag === "Admitted") yield* audit({ actor, action: "acquire", outcome: "ok", cap, principal: id })
+          if (changed || outcome._tag === "Admitted") yield* usageChanged(slot, now)
+          const p = outcome.principal
+          return {
+            principal: { cap: p.cap, id: p.id, name: p.name, status: p.status, admittedAt: p.admittedAt },
+            created: outcome._tag === "Admitted",
+            used: outcome.used
+          }
+        })
+      )
+    }
+
+    const freeSlot = (action: "release" | "deactivate") => (cap: Cap.Cap, id: string, opts?: ActorOption) => {
+      const slot = slots[cap]
+      return slot.lock.withPermits(1)(
+        Effect.gen(function* () {
+          const now = yield* observe
+          const found = action === "release" ? yield* store.release(cap, id) : yield* store.deactivate(cap, id, now)
+          if (!found) return false
+          slot.admitted.delete(id)
+          slot.used = (yield* store.countActive)[cap]
+          yield* audit({ actor: opts?.actor ?? "admin", action, outcome: "ok", cap, principal: id })
+          yield* usageChanged(slot, now)
+          return true
+        })
+      )
+    }
+
+    // ---- installing licenses ------------------------------------------------------------------
+
+    const evaluationNow = Effect.map(observe, (now) => Math.max(now, seen, slots.unattended.actor.getSnapshot().context.highWater))
+
+    const checkBinding = (verified: Verifier.VerifiedLicense) =>
+      verified.payload.installationId !== undefined && verified.payload.installationId !== installationId
+        ? Effect.fail(
+            LicenseError.of(
+              "LICENSE_WRONG_INSTALLATION",
+              `This license is bound to installation ${verified.payload.installationId}, but this Hub is ${installationId}. Request a license for this installation id from the Customer Portal.`
+            )
+          )
+        : Effect.void
+
+    const applyInstalled = (verified: Verifier.VerifiedLicense, now: number) =>
+      Effect.gen(function* () {
+        const previousInterval = intervalOf(installed)
+        installed = verified
+        installedAt = now
+        if (pending !== null && pending.payload.issuedAt.getTime() <= verified.payload.issuedAt.getTime()) {
+          pending = null
+          yield* store.setPending(null)
+        }
+        yield* sendAllCaps((cap) => ({ type: "LICENSE_INSTALLED", now, license: termsOf(verified, cap) }))
+        if (previousInterval !== intervalOf(verified)) {
+          validation.stop()
+          validation = newValidationActor(now).start()
+        }
+        yield* armValidation
+        yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
+      })
+
+    const install = (license: string | Uint8Array, opts?: ActorOption) =>
+      installLock.withPermits(1)(
+        Effect.gen(function* () {
+          const actor = opts?.actor ?? "admin"
+          const verified = yield* verifier.verify(license)
+          yield* checkBinding(verified)
+          const current = installed
+          if (current === null) return yield* activationError("NOT_ACTIVATED", "This Hub is not activated yet. Activate it with a license file and an admin account first.")
+          const now = yield* observe
+          if (verified.fingerprint === current.fingerprint) return summaryNow(now)
+          if (verified.payload.issuedAt.getTime() < current.payload.issuedAt.getTime()) {
+            return yield* LicenseError.of(
+              "LICENSE_ROLLBACK",
+              `This license was issued ${verified.payload.issuedAt.toISOString()}, before the installed one (${current.payload.issuedAt.toISOString()}). Upload the newest license file from the Customer Portal.`
+            )
+          }
+          const notBefore = notBeforeOf(verified)
+          if (notBefore > (yield* evaluationNow)) {
+            yield* store.setPending(toStored(verified, now))
+            pending = verified
+            yield* sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore, license: termsOf(verified, cap) }))
+            yield* audit({ actor, action: "upload", outcome: "ok", detail: `${verified.payload.licenseId} staged until ${new Date(notBefore).toISOString()}` })
+            yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
+            return summaryNow(now)
+          }
+          const swapped = yield* store.replaceLicense(current.fingerprint, toStored(verified, now))
+          if (!swapped) {
+            return yield* new LicenseStore.StoreError({ code: "STORE_FAILED", message: "Another process changed the installed license at the same moment. Reload the License page and upload again." })
+          }
+          yield* applyInstalled(verified, now)
+          yield* audit({ actor, action: "upload", outcome: "ok", detail: verified.payload.licenseId })
+          return summaryNow(now)
+        }).pipe(
+          Effect.tapError((error) =>
+            audit({ actor: opts?.actor ?? "admin", action: "upload", outcome: "failed", code: error.code, detail: error.message })
+          )
+        )
+      )
+
+    const activate: LicenseRuntime.Service["activate"] = (input) =>
+      installLock.withPermits(1)(
+        Effect.gen(function* () {
+          if (installed !== null || Option.isSome(yield* store.getAdmin)) {
+            activation.send({ type: "LICENSE_REJECTED", code: "LICENSE_MALFORMED" })
+            return yield* activationError("ALREADY_ACTIVATED", "This Hub is already activated. Sign in, and upload renewals on the License page.")
+          }
+          const verified = yield* verifier.verify(input.license).pipe(
+            Effect.flatMap((v) => Effect.as(checkBinding(v), v)),
+            Effect.tapError((e) => Effect.sync(() => activation.send({ type: "LICENSE_REJECTED", code: e.code })))
+          )
+          const at = yield* evaluationNow
+          const notBefore = notBeforeOf(verified)
+          const rejectLicense = (error: LicenseError) =>
+            Effect.zipRight(Effect.sync(() => activation.send({ type: "LICENSE_REJECTED", code: error.code })), Effect.fail(error))
+          if (notBefore > at) {
+            return yield* rejectLicense(
+              LicenseError.of("LICENSE_NOT_YET_VALID", `This license is valid from ${new Date(notBefore).toISOString()}. Activate it from then on, or ask for a license valid now.`)
+            )
+          }
+          const expiries = Object.values(verified.payload.caps).map((g) => g.expiresAt.getTime())
+          if (expiries.every((e) => e <= at)) {
+            return yield* rejectLicense(
+              LicenseError.of("LICENSE_EXPIRED", `Every capacity in this license expired (last on ${new Date(Math.max(...expiries)).toISOString().slice(0, 10)}). Download a renewed license from the Customer Portal.`)
+            )
+          }
+          activation.send({ type: "LICENSE_ACCEPTED", summary: summarize(verified.payload, installationId) })
+          const rejectAdmin = (code: "ADMIN_EMAIL_MISMATCH" | "PASSWORD_TOO_WEAK", message: string) =>
+            Effect.zipRight(Effect.sync(() => activation.send({ type: "ADMIN_REJECTED", code })), Effect.fail(activationError(code, message)))
+          const email = input.email.trim()
+          if (email.toLowerCase() !== verified.payload.issuedTo.email.toLowerCase()) {
+            return yield* rejectAdmin("ADMIN_EMAIL_MISMATCH", "The admin email must be the email the license was issued to. Use that address, or ask for the license to be reissued.")
+          }
+          const weakness = Passwords.weakness(input.password, email)
+          if (weakness !== undefined) return yield* rejectAdmin("PASSWORD_TOO_WEAK", weakness)
+          const now = yield* observe
+          const passwordHash = yield* Passwords.hash(input.password)
+          activation.send({ type: "ADMIN_CREATED", email })
+          const created = yield* store.activate(toStored(verified, now), { email, passwordHash, createdAt: now }).pipe(
+            Effect.tapError(() => Effect.sync(() => activation.send({ type: "ACTIVATION_ABORTED" })))
+          )
+          if (!created) {
+            activation.send({ type: "ACTIVATION_ABORTED" })
+            return yield* activationError("ALREADY_ACTIVATED", "This Hub is already activated. Sign in, and upload renewals on the License page.")
+          }
+          activation.send({ type: "ACTIVATION_COMMITTED", now })
+          yield* applyInstalled(verified, now)
+          yield* audit({ actor: input.actor ?? email, action: "activate", outcome: "ok", detail: verified.payload.licenseId })
+          return summaryNow(now)
+        }).pipe(
+          Effect.tapError((error) =>
+            error._tag === "StoreError"
+              ? Effect.void
+              : audit({ actor: input.actor ?? "anonymous", action: "activate", outcome: "failed", code: error.code, detail: error.message })
+          )
+        )
+      )
+
+    // ---- start ---------------------------------------------------------------------------------
+
+    // Catch up with time that passed while the Hub was down, then start every timer.
+    for (const slot of Object.values(slots)) {
+      yield* Effect.forkScoped(timerLoop(() => nextDeadline(slot.actor.getSnapshot().context), slot.rearm, tick(slot.cap)))
+    }
+    yield* Effect.forkScoped(timerLoop(validationDeadline, validationRearm, startPing))
+    yield* promotePendingIfDue(start)
+    yield* sendAllCaps(() => ({ type: "TICK", now: start }))
+    yield* armValidation
+
+    return {
+      installationId,
+      isActivated: Effect.sync(() => installed !== null),
+      summary,
+      activate,
+      install,
+      acquire,
+      release: freeSlot("release"),
+      deactivate: freeSlot("deactivate"),
+      check,
+      principals: store.listPrincipals,
+      events: Stream.fromPubSub(pubsub),
+      validateNow: Effect.asVoid(startPing)
+    } satisfies LicenseRuntime.Service
+  })
