@@ -7,16 +7,17 @@ import { inspect } from "./inspect.js"
 import { issue } from "./issue.js"
 import { keygen } from "./keygen.js"
 import { portal } from "./portal.js"
+import { serve } from "./serve.js"
 import { timeline } from "./timeline.js"
+
+/** Version printed by `--version` and reported in validation pings. */
+export const VERSION = "0.1.0"
 
 /** The root command with every subcommand. */
 export const command = Command.make("exekra-license").pipe(
   Command.withDescription("Issue, inspect and serve Exekra licenses."),
-  Command.withSubcommands([keygen, issue, inspect, portal, diagram, timeline])
+  Command.withSubcommands([keygen, issue, inspect, serve(VERSION), portal, diagram, timeline])
 )
-
-/** Version printed by `--version`. */
-export const VERSION = "0.1.0"
 
 const cli = Command.run(command, { name: "exekra-license", version: VERSION })
 

@@ -1,0 +1,227 @@
+/** AdminAuth service: admin sign-in with a per-client rate limit, sessions and admin-issued API tokens. */
+import { createHash, randomBytes, randomUUID } from "node:crypto"
+import { LicenseStore } from "@exekra/core"
+import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import * as Passwords from "./Passwords.js"
+
+/** Stable codes of authentication failures. */
+export const AuthErrorCode = Schema.Literal("UNAUTHORIZED", "INVALID_CREDENTIALS", "TOO_MANY_ATTEMPTS", "TOKEN_EXISTS", "TOKEN_NOT_FOUND")
+export type AuthErrorCode = typeof AuthErrorCode.Type
+
+/** Authentication or token management was refused; `message` tells the caller what to do. */
+export class AuthError extends Schema.TaggedError<AuthError>("@exekra/server/AuthError")("AuthError", {
+  code: AuthErrorCode,
+  message: Schema.String,
+  /** For `TOO_MANY_ATTEMPTS`: seconds until sign-in is allowed again. */
+  retryAfterSeconds: Schema.optional(Schema.Int)
+}) {}
+
+/** Who an accepted credential belongs to: the admin's session, or an API token by name. */
+export interface Principal {
+  readonly kind: "session" | "api"
+  readonly name: string
+}
+
+/** A new sign-in session; `token` is the secret, shown once. */
+export interface Session {
+  readonly token: string
+  readonly expiresAt: number
+}
+
+/** An API token as listed: never its secret. */
+export interface ApiToken {
+  readonly name: string
+  readonly createdAt: number
+}
+
+/** Tuning of sessions and the sign-in rate limit. */
+export interface Options {
+  /** How long a session lasts (default 12 hours). */
+  readonly sessionTtl?: Duration.DurationInput
+  /** Sign-in attempts a client may make per window before it is refused (default 5). */
+  readonly maxAttempts?: number
+  /** Length of the rate-limit window, counted from the client's first attempt (default 15 minutes). */
+  readonly attemptWindow?: Duration.DurationInput
+}
+
+/** Admin authentication over the LicenseStore's admin account and credentials table. */
+export class AdminAuth extends Context.Tag("@exekra/server/AdminAuth")<AdminAuth, AdminAuth.Service>() {}
+
+export declare namespace AdminAuth {
+  /** The service's interface. */
+  export interface Service {
+    /** Check the admin's email (case-insensitive) and password; `client` keys the rate limit and the audit line. */
+    readonly signIn: (email: string, password: string, client: string) => Effect.Effect<Session, AuthError | LicenseStore.StoreError>
+    /** Resolve a session or API token secret; fails with `UNAUTHORIZED` for unknown or expired ones. */
+    readonly authenticate: (token: string) => Effect.Effect<Principal, AuthError | LicenseStore.StoreError>
+    /** End the session whose secret this is; API tokens are left alone (revoke those by name). */
+    readonly signOut: (token: string) => Effect.Effect<void, LicenseStore.StoreError>
+    /** Issue a non-expiring API token; the returned secret is never stored and cannot be shown again. */
+    readonly createApiToken: (name: string, actor: string) => Effect.Effect<ApiToken & { readonly token: string }, AuthError | LicenseStore.StoreError>
+    readonly listApiTokens: Effect.Effect<ReadonlyArray<ApiToken>, LicenseStore.StoreError>
+    readonly revoke: (name: string, actor: string) => Effect.Effect<void, AuthError | LicenseStore.StoreError>
+  }
+}
+
+/** SHA-256 (hex) of a secret: the only form in which credentials are stored and looked up. */
+export const hashSecret = (secret: string): string => createHash("sha256").update(secret, "utf8").digest("hex")
+
+// 32 random bytes: 256 bits, beyond guessing; base64url so the token travels in headers and cookies unescaped.
+const newSecret = (): string => randomBytes(32).toString("base64url")
+// API tokens carry a prefix so secret scanners and humans can tell them from session tokens.
+const API_TOKEN_PREFIX = "exk_"
+// Longer inputs cannot be our tokens: refuse them before hashing attacker-sized strings.
+const MAX_TOKEN_LENGTH = 256
+// Above this many tracked clients, windows that have ended are swept on the next attempt.
+const SWEEP_THRESHOLD = 1024
+
+interface AttemptWindow {
+  readonly start: number
+  attempts: number
+  lockoutAudited: boolean
+}
+
+const unauthorized = (message = "Sign in, or send an admin-issued API token as `Authorization: Bearer <token>`.") =>
+  new AuthError({ code: "UNAUTHORIZED", message })
+
+/** Build the service over the store in context. */
+export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, never, LicenseStore.LicenseStore> =>
+  Effect.gen(function* () {
+    const store = yield* LicenseStore.LicenseStore
+    const sessionTtl = Duration.toMillis(options.sessionTtl ?? Duration.hours(12))
+    const maxAttempts = options.maxAttempts ?? 5
+    const window = Duration.toMillis(options.attemptWindow ?? Duration.minutes(15))
+    const windows = new Map<string, AttemptWindow>()
+    const tokenLock = yield* Effect.makeSemaphore(1)
+    // Checked against when no admin exists or the email is wrong, so a refusal costs one scrypt either way
+    // and timing does not reveal whether the email was right.
+    const decoyHash = yield* Effect.cached(Passwords.hash(randomUUID()))
+
+    const audit = (record: Omit<LicenseStore.AuditRecord, "at" | "cap" | "principal">) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => store.appendAudit({ ...record, at, cap: null, principal: null }))
+
+    /** Count an attempt before checking it, so parallel guesses cannot slip past the limit. */
+    const admitAttempt = (client: string, email: string) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        if (windows.size > SWEEP_THRESHOLD) {
+          for (const [key, w] of windows) if (now >= w.start + window) windows.delete(key)
+        }
+        let current = windows.get(client)
+        if (current !== undefined && now >= current.start + window) current = undefined
+        if (current === undefined) {
+          current = { start: now, attempts: 0, lockoutAudited: false }
+          windows.set(client, current)
+        }
+        if (current.attempts >= maxAttempts) {
+          const retryAfterSeconds = Math.max(1, Math.ceil((current.start + window - now) / 1000))
+          const error = new AuthError({
+            code: "TOO_MANY_ATTEMPTS",
+            message: `Too many sign-in attempts from this address. Try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
+            retryAfterSeconds
+          })
+          // One audit line per lockout, not one per refused request: a flood must not flood the log.
+          if (!current.lockoutAudited) {
+            current.lockoutAudited = true
+            yield* audit({ actor: client, action: "sign-in", outcome: "denied", code: error.code, detail: `as ${email.slice(0, 254)}` })
+          }
+          return yield* error
+        }
+        current.attempts++
+      })
+
+    const signIn: AdminAuth.Service["signIn"] = (email, password, client) =>
+      Effect.gen(function* () {
+        yield* admitAttempt(client, email)
+        const admin = yield* store.getAdmin
+        const emailMatches = Option.isSome(admin) && admin.value.email.toLowerCase() === email.trim().toLowerCase()
+        const hash = Option.isSome(admin) && emailMatches ? admin.value.passwordHash : yield* decoyHash
+        const passwordMatches = yield* Passwords.verify(password, hash)
+        if (!emailMatches || !passwordMatches) {
+          const error = new AuthError({ code: "INVALID_CREDENTIALS", message: "The email or password is wrong. Use the admin email the license was issued to." })
+          yield* audit({ actor: client, action: "sign-in", outcome: "failed", code: error.code, detail: `as ${email.slice(0, 254)}` })
+          return yield* error
+        }
+        windows.delete(client)
+        const now = yield* Clock.currentTimeMillis
+        // Sessions that ran out are removed here rather than by a timer: sign-in is rare and the table small.
+        for (const expired of (yield* store.listCredentials("session")).filter((c) => c.expiresAt !== null && c.expiresAt <= now)) {
+          yield* store.deleteCredential(expired.tokenHash)
+        }
+        const token = newSecret()
+        const expiresAt = now + sessionTtl
+        yield* store.putCredential({ tokenHash: hashSecret(token), kind: "session", name: null, createdAt: now, expiresAt })
+        yield* audit({ actor: client, action: "sign-in", outcome: "ok", code: null, detail: `as ${admin.pipe(Option.map((a) => a.email), Option.getOrElse(() => email))}` })
+        return { token, expiresAt }
+      })
+
+    const authenticate: AdminAuth.Service["authenticate"] = (token) =>
+      Effect.gen(function* () {
+        if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return yield* unauthorized()
+        // Looked up by hash: the secret itself is never compared, so there is no timing to leak.
+        const tokenHash = hashSecret(token)
+        const found = yield* store.findCredential(tokenHash)
+        if (Option.isNone(found)) return yield* unauthorized()
+        const credential = found.value
+        const now = yield* Clock.currentTimeMillis
+        if (credential.expiresAt !== null && credential.expiresAt <= now) {
+          yield* store.deleteCredential(tokenHash)
+          return yield* unauthorized("Your session has expired. Sign in again.")
+        }
+        return credential.kind === "session"
+          ? { kind: "session" as const, name: "admin" }
+          : { kind: "api" as const, name: credential.name ?? "unnamed" }
+      })
+
+    const signOut: AdminAuth.Service["signOut"] = (token) =>
+      Effect.gen(function* () {
+        if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return
+        const tokenHash = hashSecret(token)
+        const found = yield* store.findCredential(tokenHash)
+        if (Option.isNone(found) || found.value.kind !== "session") return
+        yield* store.deleteCredential(tokenHash)
+        yield* audit({ actor: "admin", action: "sign-out", outcome: "ok", code: null, detail: null })
+      })
+
+    const findApiToken = (name: string) =>
+      Effect.map(store.listCredentials("api"), (all) => all.find((c) => c.name === name))
+
+    // Serialised so two concurrent requests cannot create two tokens of the same name.
+    const createApiToken: AdminAuth.Service["createApiToken"] = (name, actor) =>
+      tokenLock.withPermits(1)(
+        Effect.gen(function* () {
+          if ((yield* findApiToken(name)) !== undefined) {
+            return yield* new AuthError({ code: "TOKEN_EXISTS", message: `An API token named "${name}" already exists. Revoke it first, or choose another name.` })
+          }
+          const now = yield* Clock.currentTimeMillis
+          const token = API_TOKEN_PREFIX + newSecret()
+          yield* store.putCredential({ tokenHash: hashSecret(token), kind: "api", name, createdAt: now, expiresAt: null })
+          yield* audit({ actor, action: "token-create", outcome: "ok", code: null, detail: name })
+          return { token, name, createdAt: now }
+        })
+      )
+
+    const listApiTokens: AdminAuth.Service["listApiTokens"] = Effect.map(store.listCredentials("api"), (all) =>
+      all.map((c) => ({ name: c.name ?? "unnamed", createdAt: c.createdAt }))
+    )
+
+    const revoke: AdminAuth.Service["revoke"] = (name, actor) =>
+      tokenLock.withPermits(1)(
+        Effect.gen(function* () {
+          const found = yield* findApiToken(name)
+          if (found === undefined) {
+            return yield* new AuthError({ code: "TOKEN_NOT_FOUND", message: `There is no API token named "${name}". List the tokens to see their names.` })
+          }
+          yield* store.deleteCredential(found.tokenHash)
+          yield* audit({ actor, action: "token-revoke", outcome: "ok", code: null, detail: name })
+        })
+      )
+
+    return AdminAuth.of({ signIn, authenticate, signOut, createApiToken, listApiTokens, revoke })
+  })
+
+/** The service as a layer over the LicenseStore. */
+export const layer = (options?: Options): Layer.Layer<AdminAuth, never, LicenseStore.LicenseStore> => Layer.effect(AdminAuth, make(options))
+
+/** Audit-log actor of a principal: `admin` for sessions, `token:<name>` for API tokens. */
+export const actorOf = (principal: Principal): string => (principal.kind === "session" ? "admin" : `token:${principal.name}`)

@@ -1,0 +1,61 @@
+/** Development defaults for a Hub started without a vendor key: a local key pair and a demo trial license. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Keys, License, Signer } from "@exekra/core"
+import { Clock, Effect, Either } from "effect"
+
+/** What the dev kit provides and where its files are. */
+export interface DevKit {
+  readonly publicKey: Keys.PublicKey
+  readonly privateKeyPath: string
+  /** A trial license signed with the dev key, ready to upload on the activation screen. */
+  readonly licensePath: string
+  /** The email the demo license is issued to: the admin signs up with it. */
+  readonly email: string
+}
+
+/** Email of the demo license. */
+export const DEMO_EMAIL = "admin@example.com"
+
+/**
+ * Create (once) `DIR/dev/private.key`, `public.key` and `demo-trial.lic`; later starts reuse them, so a
+ * Hub activated with the demo license keeps trusting it. The trial runs 30 days from its creation.
+ */
+export const ensure = (dataDir: string) =>
+  Effect.gen(function* () {
+    const dir = join(dataDir, "dev")
+    const privateKeyPath = join(dir, "private.key")
+    const licensePath = join(dir, "demo-trial.lic")
+    mkdirSync(dir, { recursive: true })
+    const key = existsSync(privateKeyPath)
+      ? yield* Either.match(Keys.privateKeyFromPem(readFileSync(privateKeyPath, "utf8")), { onLeft: Effect.fail, onRight: Effect.succeed })
+      : Keys.generate()
+    if (!existsSync(privateKeyPath)) {
+      writeFileSync(privateKeyPath, Keys.privateKeyToPem(key), { mode: 0o600 })
+      writeFileSync(join(dir, "public.key"), Keys.publicKeyToPem(key.publicKey))
+    }
+    if (!existsSync(licensePath)) {
+      const now = yield* Clock.currentTimeMillis
+      const iso = (t: number) => new Date(Math.floor(t / 1000) * 1000).toISOString().replace(".000Z", "Z")
+      const expiresAt = iso(now + License.days(30))
+      const text = Signer.sign(
+        {
+          licenseId: `lic_demo_${key.kid.slice(0, 8)}`,
+          type: "trial",
+          issuedTo: { name: "Demo Customer", email: DEMO_EMAIL },
+          issuedAt: iso(now),
+          caps: {
+            unattended: { limit: 5, expiresAt },
+            developer: { limit: 3, expiresAt },
+            attended: { limit: 10, expiresAt }
+          },
+          expiryWarningDays: 7,
+          gracePeriodDays: 0,
+          validation: { required: false, intervalHours: 24 }
+        },
+        key
+      )
+      writeFileSync(licensePath, text)
+    }
+    return { publicKey: key.publicKey, privateKeyPath, licensePath, email: DEMO_EMAIL } satisfies DevKit
+  })

@@ -1,0 +1,72 @@
+/** `exekra-license serve`: run the Hub license server (activation, License page and API). */
+import { Command, Options } from "@effect/cli"
+import { Config, Console, Effect, Option } from "effect"
+import * as DevKit from "../DevKit.js"
+import * as Hub from "../Hub.js"
+import { readPublicKey } from "./options.js"
+
+const options = {
+  port: Options.integer("port").pipe(
+    Options.withFallbackConfig(Config.integer("EXEKRA_PORT")),
+    Options.withDefault(8080),
+    Options.withDescription("Port to listen on (0 picks a free one); env EXEKRA_PORT; default 8080.")
+  ),
+  host: Options.text("host").pipe(
+    Options.withFallbackConfig(Config.string("EXEKRA_HOST")),
+    Options.withDefault("127.0.0.1"),
+    Options.withDescription("Address to listen on; env EXEKRA_HOST; default 127.0.0.1.")
+  ),
+  data: Options.text("data").pipe(
+    Options.withFallbackConfig(Config.string("EXEKRA_DATA")),
+    Options.withDefault("./data"),
+    Options.withDescription("Directory of the embedded SQLite database; env EXEKRA_DATA; default ./data.")
+  ),
+  publicKey: Options.file("public-key", { exists: "yes" }).pipe(
+    Options.repeated,
+    Options.withDescription(
+      "Vendor public key (SPKI PEM) to trust; repeat for key rotation; env EXEKRA_PUBLIC_KEYS (comma-separated). " +
+        "Without one, a development key and a demo trial license are created under DATA/dev/."
+    )
+  ),
+  portalUrl: Options.text("portal-url").pipe(
+    Options.withFallbackConfig(Config.string("EXEKRA_PORTAL_URL")),
+    Options.optional,
+    Options.withDescription("Customer Portal base URL for validation pings when the license names none; env EXEKRA_PORTAL_URL.")
+  ),
+  trustProxy: Options.boolean("trust-proxy").pipe(
+    Options.withFallbackConfig(Config.boolean("EXEKRA_TRUST_PROXY")),
+    Options.withDescription("Trust X-Forwarded-For/-Proto from a reverse proxy; env EXEKRA_TRUST_PROXY.")
+  )
+}
+
+/** Serve the Hub until SIGINT/SIGTERM, then close the server and the database. */
+export const serve = (version: string) =>
+  Command.make("serve", options, (o) =>
+    Effect.gen(function* () {
+      // A repeated option parses as [] when absent, so the environment is consulted explicitly.
+      const paths = o.publicKey.length > 0 ? o.publicKey : yield* Config.array(Config.string(), "EXEKRA_PUBLIC_KEYS").pipe(Config.withDefault([]))
+      const configured = yield* Effect.forEach(paths, (path) => readPublicKey(path.trim()))
+      const dev = configured.length === 0 ? yield* DevKit.ensure(o.data) : undefined
+      const running = yield* Hub.start({
+        dataDir: o.data,
+        host: o.host,
+        port: o.port,
+        publicKeys: dev === undefined ? configured : [dev.publicKey],
+        portalUrl: Option.getOrUndefined(o.portalUrl),
+        version,
+        trustProxy: o.trustProxy
+      })
+      yield* Effect.logInfo("Hub started").pipe(Effect.annotateLogs({ url: running.url, installationId: running.installationId, data: o.data }))
+      yield* Console.log(`Exekra Hub listening on ${running.url}  (installation ${running.installationId})`)
+      if (dev !== undefined) {
+        yield* Console.log(
+          [
+            "No vendor public key configured: using a development key (trust it only for trying things out).",
+            `  Open ${running.url}/ and upload the demo trial license: ${dev.licensePath}`,
+            `  Licensed email: ${dev.email}`
+          ].join("\n")
+        )
+      }
+      return yield* Effect.never
+    }).pipe(Effect.scoped)
+  ).pipe(Command.withDescription("Run the Hub license server: activation screen, License page and HTTP API."))

@@ -1,0 +1,103 @@
+/** The API's outermost middleware: body limits, and every failure the handlers do not type answered as a problem. */
+import {
+  HttpApiError,
+  HttpApp,
+  HttpIncomingMessage,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse,
+  Multipart
+} from "@effect/platform"
+import { Cause, Effect, Option, ParseResult } from "effect"
+import * as Problem from "../Problem.js"
+
+/** The first issue of a parse error as `path: message`, short enough for a problem's detail. */
+export const decodeIssue = (error: ParseResult.ParseError): string => {
+  const [first] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  return first === undefined ? "invalid value" : formatIssue(first.path, first.message)
+}
+
+const formatIssue = (path: ReadonlyArray<PropertyKey>, message: string): string =>
+  `${path.length === 0 ? "" : `${path.map(String).join(".")}: `}${message}`.slice(0, 300)
+
+const tooLarge = (maxBytes: number) =>
+  Problem.make(413, "PAYLOAD_TOO_LARGE", `The request body is larger than ${Math.floor(maxBytes / 1024)} KiB. A license file is at most 64 KiB: check that you chose the .lic file.`)
+
+// @effect/platform-node reports an exceeded MaxBodySize as this error inside a RequestError.
+const isBodyLimit = (cause: unknown): boolean => cause instanceof Error && cause.message === "maxBytes exceeded"
+
+/** The problem of a failed body read. */
+export const fromRequestError = (error: HttpServerError.RequestError, maxBytes: number): Problem.HttpProblem =>
+  isBodyLimit(error.cause)
+    ? tooLarge(maxBytes)
+    : error.cause instanceof SyntaxError
+      ? Problem.make(400, "INVALID_REQUEST", "The request body is not valid JSON.")
+      : Problem.make(400, "INVALID_REQUEST", "The request body could not be read. Send it again.")
+
+/** The problem of a multipart body that broke a limit or could not be parsed. */
+export const fromMultipartError = (error: Multipart.MultipartError): Problem.HttpProblem => {
+  switch (error.reason) {
+    case "FileTooLarge":
+    case "FieldTooLarge":
+    case "BodyTooLarge":
+      return Problem.make(413, "PAYLOAD_TOO_LARGE", "The upload is larger than the Hub accepts. A license file is at most 64 KiB: check that you chose the .lic file.")
+    case "TooManyParts":
+      return Problem.make(400, "INVALID_REQUEST", "The form has too many parts. Send only `license` and, for activation, `email` and `password`.")
+    case "Parse":
+    case "InternalError":
+      return Problem.make(400, "INVALID_REQUEST", "The multipart body could not be read. Send it again as multipart/form-data.")
+  }
+}
+
+const isMultipartError = (u: unknown): u is Multipart.MultipartError =>
+  typeof u === "object" && u !== null && Multipart.ErrorTypeId in u
+
+/** The problem of a failure that escaped the handlers, or none when it is not one we translate. */
+const translate = (error: unknown, maxBytes: number): Problem.HttpProblem | undefined => {
+  if (error instanceof Problem.HttpProblem) return error
+  if (error instanceof HttpApiError.HttpApiDecodeError) {
+    const [first] = error.issues
+    return Problem.make(400, "INVALID_REQUEST", `The request does not match the API: ${first === undefined ? error.message : formatIssue(first.path, first.message)}.`)
+  }
+  if (HttpServerError.isServerError(error)) {
+    if (error._tag === "RouteNotFound") {
+      const path = error.request.url.split("?")[0]!.slice(0, 200)
+      return Problem.make(404, "NOT_FOUND", `There is no route ${error.request.method} ${path}. The API is described at /api/openapi.json.`)
+    }
+    if (error._tag === "RequestError") return fromRequestError(error, maxBytes)
+  }
+  if (isMultipartError(error)) return fromMultipartError(error)
+  return undefined
+}
+
+/** Response headers some problems need: how long to wait, and how to authenticate. */
+const problemHeaders = (problem: Problem.HttpProblem): Effect.Effect<void> =>
+  problem.retryAfterSeconds !== undefined
+    ? HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(problem.retryAfterSeconds))))
+    : problem.status === 401
+      ? HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.setHeader(response, "www-authenticate", 'Bearer realm="exekra"')))
+      : Effect.void
+
+/**
+ * Wrap the API: refuse bodies over the limit (by `Content-Length` up front, by counting otherwise),
+ * and turn decode errors, unknown routes, unreadable bodies and defects into problems. Typed
+ * problems pass through to the API's own encoder, so every error body has one shape.
+ */
+export const middleware = (maxBytes: number) => (app: HttpApp.Default): HttpApp.Default<Problem.HttpProblem> =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    // Refusing before reading leaves the body unread; node:http drains it, so the client still gets the answer.
+    const declared = Number(request.headers["content-length"] ?? "0")
+    if (Number.isFinite(declared) && declared > maxBytes) return yield* tooLarge(maxBytes)
+    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes))
+  }).pipe(
+    Effect.catchAllCause((cause): Effect.Effect<never, Problem.HttpProblem> => {
+      // A client that went away needs no answer; keep the interruption as it is.
+      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const failure = Cause.failureOption(cause as Cause.Cause<unknown>)
+      const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+      const problem = translate(error, maxBytes)
+      if (problem !== undefined) return Effect.zipRight(problemHeaders(problem), Effect.fail(problem))
+      return Effect.zipRight(Effect.logError("Unhandled failure in the Hub API", cause), Effect.fail(Problem.internalError()))
+    })
+  )
