@@ -58,6 +58,13 @@ interface CapSlot {
   readonly rearm: Queue.Queue<void>
 }
 
+/**
+ * How far ahead of the local clock a Portal's `serverTime` is believed. Within it, the Portal's time
+ * raises the high-water mark (catching a Hub clock set back); beyond it, a wrong or hostile answer
+ * would end grace periods early, so it is logged and ignored.
+ */
+export const MAX_PORTAL_LEAD_MS = 86_400_000
+
 const utcDay = (t: number): string => new Date(t).toISOString().slice(0, 10)
 
 const toStored = (verified: Verifier.VerifiedLicense, now: number): LicenseStore.StoredLicense => ({
@@ -345,8 +352,14 @@ export const make = (options: RuntimeOptions) =>
       if (Either.isRight(result)) {
         const serverTime = result.right.serverTime.getTime()
         yield* sendValidation({ type: "PING_SUCCEEDED", now, status: result.right.status, serverTime })
-        yield* store.raiseHighWater(serverTime)
-        yield* sendAllCaps(() => ({ type: "CLOCK_OBSERVED", now, serverTime }))
+        if (serverTime - now <= MAX_PORTAL_LEAD_MS) {
+          yield* store.raiseHighWater(serverTime)
+          yield* sendAllCaps(() => ({ type: "CLOCK_OBSERVED", now, serverTime }))
+        } else {
+          yield* Effect.logWarning(
+            `The Portal's clock is ${Math.round((serverTime - now) / 3_600_000)} h ahead of this Hub's; not trusted as the time. Check the Hub's clock.`
+          )
+        }
         yield* sendAllCaps(() => ({ type: "VALIDATION_SUCCEEDED", now }))
       } else {
         yield* sendValidation({ type: "PING_FAILED", now, error: `${result.left.code}: ${result.left.message}` })
