@@ -4,24 +4,8 @@ import { Admission } from "@exekra/core"
 import { type CapEvent, capMachine, type CapSnapshot, type CapTerms, capView, nextDeadline } from "@exekra/machines"
 import { Either } from "effect"
 import { createActor, initialTransition, transition } from "xstate"
+import { DAY, E, T0, terms as license } from "./terms.js"
 
-const DAY = 86_400_000
-const T0 = Date.UTC(2026, 0, 1)
-const E = T0 + 100 * DAY
-
-const license = (overrides: Partial<CapTerms> = {}): CapTerms => ({
-  licenseId: "lic-a",
-  issuedAt: T0,
-  limit: 10,
-  ceiling: 10,
-  onLimited: "refuse-new",
-  expiresAt: E,
-  warningDays: 30,
-  graceDays: 14,
-  validationGraceDays: 7,
-  validationRequired: true,
-  ...overrides
-})
 
 const run = (events: ReadonlyArray<CapEvent>, now = T0): CapSnapshot => {
   let [snapshot] = initialTransition(capMachine, { cap: "unattended", now })

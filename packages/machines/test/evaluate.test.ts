@@ -15,24 +15,8 @@ import {
 import { Schema } from "effect"
 import fc from "fast-check"
 import { initialTransition, transition } from "xstate"
+import { DAY, E, T0, terms } from "./terms.js"
 
-const DAY = 86_400_000
-const T0 = Date.UTC(2026, 0, 1)
-const E = T0 + 100 * DAY
-
-const terms = (overrides: Partial<CapTerms> = {}): CapTerms => ({
-  licenseId: "lic-a",
-  issuedAt: T0,
-  limit: 10,
-  ceiling: 10,
-  onLimited: "refuse-new",
-  expiresAt: E,
-  warningDays: 30,
-  graceDays: 14,
-  validationGraceDays: 7,
-  validationRequired: true,
-  ...overrides
-})
 
 const facts = (overrides: Partial<CapFacts> = {}): CapFacts => ({
   license: terms(),
