@@ -22,7 +22,7 @@ import {
   validationMachine,
   type ValidationSnapshot
 } from "@exekra/machines"
-import { Clock, Effect, Either, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
+import { Clock, Effect, Either, Fiber, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
 import { type Actor, createActor } from "xstate"
 import { ActivationError } from "../ActivationError.js"
 import {
@@ -276,19 +276,32 @@ export const make = (options: RuntimeOptions) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Math.max(0, deadline - now)))
 
     /**
-     * One timer per cap: a loop that sleeps until the cap's next deadline and ticks, or wakes early
-     * when the deadline may have changed. A loop rather than re-forked timers, because the tick
-     * itself re-arms and a fiber must not interrupt itself.
+     * One timer per cap: a loop that sleeps until the cap's next deadline and ticks, woken early when
+     * the deadline may have changed. A loop rather than re-forked timers, because the tick itself
+     * re-arms and a fiber must not interrupt itself; and the sleep is kept when a wake-up finds the
+     * same deadline, so frequent events (a daily ping) do not churn timers.
      */
     const timerLoop = (deadline: () => number | null, rearm: Queue.Queue<void>, fire: Effect.Effect<void, unknown>) =>
       Effect.gen(function* () {
-        const due = deadline()
-        const timedOut = yield* Effect.raceFirst(
-          Effect.as(Queue.take(rearm), false),
-          due === null ? Effect.never : Effect.as(sleepUntil(due), true)
-        )
-        if (timedOut) yield* Effect.catchAllCause(fire, Effect.logError)
-      }).pipe(Effect.forever)
+        let due: number | null = null
+        let sleeper: Fiber.RuntimeFiber<void> | null = null
+        while (true) {
+          const next = deadline()
+          if (sleeper === null || next !== due) {
+            if (sleeper !== null) yield* Fiber.interrupt(sleeper)
+            due = next
+            sleeper = next === null ? null : yield* Effect.fork(sleepUntil(next))
+          }
+          const timedOut = yield* Effect.raceFirst(
+            Effect.as(Queue.take(rearm), false),
+            sleeper === null ? Effect.never : Effect.as(Fiber.join(sleeper), true)
+          )
+          if (timedOut) {
+            sleeper = null
+            yield* Effect.catchAllCause(fire, Effect.logError)
+          }
+        }
+      })
 
     const arm = (slot: CapSlot): Effect.Effect<void> => Effect.asVoid(Queue.offer(slot.rearm, undefined))
 
