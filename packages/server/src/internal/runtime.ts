@@ -357,7 +357,10 @@ export const make = (options: RuntimeOptions) =>
       const license = installed
       const url = portalUrlOf(license)
       if (license === null || url === null) return
-      yield* sendValidation({ type: "PING_DUE", now: yield* observe })
+      const started = yield* observe
+      // The daily ping also persists the latest time seen, so a restart with the clock set back loses at most a day.
+      yield* store.raiseHighWater(seen)
+      yield* sendValidation({ type: "PING_DUE", now: started })
       const result = yield* Effect.either(
         portal.validate(url, { licenseId: license.payload.licenseId, installationId, version: options.version })
       )
@@ -591,6 +594,11 @@ export const make = (options: RuntimeOptions) =>
       )
 
     // ---- start ---------------------------------------------------------------------------------
+
+    // On shutdown, persist the latest time seen: the next start must not evaluate before it.
+    yield* Effect.addFinalizer(() =>
+      Effect.catchAll(store.raiseHighWater(seen), (e) => Effect.logWarning(`Could not save the clock high-water mark: ${e.message}`))
+    )
 
     // Catch up with time that passed while the Hub was down, then start every timer.
     for (const slot of Object.values(slots)) {
