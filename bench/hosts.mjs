@@ -1,0 +1,217 @@
+// Bench: requests/s of a license-gated `check` route against the same route ungated, per host framework, and with the Portal down.
+import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import autocannon from "autocannon"
+import { rate, table } from "./measure.mjs"
+
+const HOSTS = (process.env.EXEKRA_BENCH_HOSTS ?? "express,fastify,hono,node:http,effect").split(",")
+// Each route gets ROUNDS × SECONDS of load, its rounds interleaved with the other routes' so that drift in
+// the machine's load hits all three alike; the best round counts.
+const SECONDS = Number(process.env.EXEKRA_BENCH_SECONDS ?? 1)
+const ROUNDS = Number(process.env.EXEKRA_BENCH_ROUNDS ?? 3)
+const USER = "bench-user"
+
+// ---- the servers (a child process, so the load generator does not share their event loop) --------
+
+/** A Hub runtime on a fresh SQLite store, activated with a license whose validation is required and points at `portalUrl`. */
+const openHub = async (portalUrl) => {
+  const { Keys, Signer } = await import("@exekra/core")
+  const Hub = await import("@exekra/server/Hub")
+  const { LicenseRuntime } = await import("@exekra/server/LicenseRuntime")
+  const { ManagedRuntime } = await import("effect")
+  const dataDir = mkdtempSync(join(tmpdir(), "exekra-bench-hosts-"))
+  const key = Keys.generate()
+  const iso = (days) => new Date(Math.floor(Date.now() / 1000 + days * 86_400) * 1000).toISOString().replace(".000Z", "Z")
+  const license = Signer.sign(
+    {
+      licenseId: "lic_bench_hosts",
+      type: "production",
+      issuedTo: { name: "Bench Corp", email: "admin@bench.example" },
+      issuedAt: iso(-1),
+      caps: { attended: { limit: 10, expiresAt: iso(365) } },
+      validation: { required: true, intervalHours: 1, portalUrl }
+    },
+    key
+  )
+  const services = ManagedRuntime.make(Hub.services({ dataDir, publicKeys: [key.publicKey], version: "bench" }))
+  const runtime = await services.runPromise(LicenseRuntime)
+  await services.runPromise(runtime.activate({ license, email: "admin@bench.example", password: "a sturdy passphrase 42" }))
+  await services.runPromise(runtime.acquire("attended", USER))
+  // Ping now and wait until the runtime has seen the Portal's answer (or its absence).
+  await services.runPromise(runtime.validateNow)
+  let validation = null
+  for (let i = 0; i < 200 && validation?.lastSuccessAt == null && validation?.failingSince == null; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    validation = (await services.runPromise(runtime.summary)).validation
+  }
+  if (validation?.lastSuccessAt == null && validation?.failingSince == null) throw new Error(`the Hub never heard from ${portalUrl}`)
+  return { runtime, portalUp: validation.lastSuccessAt !== null, close: async () => (await services.dispose(), rmSync(dataDir, { recursive: true, force: true })) }
+}
+
+const listen = (server) => new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)))
+
+const serve = async () => {
+  // A Portal that answers `valid`, and a port nobody listens on.
+  const portal = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ status: "valid", serverTime: new Date().toISOString() }))
+    })
+  })
+  const portalPort = await listen(portal)
+  const closed = createServer()
+  const closedPort = await listen(closed)
+  await new Promise((resolve) => closed.close(resolve))
+
+  // Opened side by side: the Portal-down Hub spends a few seconds on its first ping's retries.
+  const [up, down] = await Promise.all([openHub(`http://127.0.0.1:${portalPort}`), openHub(`http://127.0.0.1:${closedPort}`)])
+  if (!up.portalUp || down.portalUp) throw new Error("the Portal-up Hub must have validated and the Portal-down Hub must be failing")
+  const check = (enforcer, principal) => ({ enforcer, cap: "attended", operation: "check", principal })
+  const body = JSON.stringify({ ok: true })
+  const ports = {}
+  const servers = []
+
+  {
+    const { default: express } = await import("express")
+    const { licenseGate } = await import("@exekra/plugins/express")
+    const app = express()
+    const answer = (_req, res) => res.type("application/json").send(body)
+    const user = (req) => req.get("x-user-id")
+    app.get("/open", answer)
+    app.get("/gated", licenseGate(check(up.runtime, user)), answer)
+    app.get("/gated-down", licenseGate(check(down.runtime, user)), answer)
+    const server = createServer(app)
+    ports.express = await listen(server)
+    servers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))))
+  }
+  {
+    const { default: Fastify } = await import("fastify")
+    const { licenseGate } = await import("@exekra/plugins/fastify")
+    const app = Fastify()
+    await app.register(licenseGate, { enforcer: up.runtime })
+    const answer = async (_request, reply) => reply.type("application/json").send(body)
+    const user = (request) => request.headers["x-user-id"]
+    app.get("/open", answer)
+    app.get("/gated", { config: { license: { cap: "attended", operation: "check", principal: user } } }, answer)
+    app.get("/gated-down", { config: { license: { cap: "attended", operation: "check", principal: user, enforcer: down.runtime } } }, answer)
+    await app.listen({ port: 0, host: "127.0.0.1" })
+    ports.fastify = app.server.address().port
+    servers.push(() => app.close())
+  }
+  {
+    const { Hono } = await import("hono")
+    const { serve: serveHono } = await import("@hono/node-server")
+    const { licenseGate } = await import("@exekra/plugins/hono")
+    const app = new Hono()
+    const answer = (c) => c.body(body, 200, { "content-type": "application/json" })
+    const user = (c) => c.req.header("x-user-id")
+    app.get("/open", answer)
+    app.get("/gated", licenseGate(check(up.runtime, user)), answer)
+    app.get("/gated-down", licenseGate(check(down.runtime, user)), answer)
+    const server = serveHono({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" })
+    await new Promise((resolve) => server.once("listening", resolve))
+    ports.hono = server.address().port
+    servers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))))
+  }
+  {
+    const { licenseGate } = await import("@exekra/plugins/node")
+    const answer = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(body)
+    }
+    const user = (req) => req.headers["x-user-id"]
+    const gated = licenseGate(check(up.runtime, user))(answer)
+    const gatedDown = licenseGate(check(down.runtime, user))(answer)
+    const server = createServer((req, res) => (req.url === "/gated" ? gated(req, res) : req.url === "/gated-down" ? gatedDown(req, res) : answer(req, res)))
+    ports["node:http"] = await listen(server)
+    servers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))))
+  }
+  {
+    const { HttpRouter, HttpServerResponse } = await import("@effect/platform")
+    const { NodeHttpServer } = await import("@effect/platform-node")
+    const { Effect } = await import("effect")
+    const { licenseGate } = await import("@exekra/plugins/effect")
+    const answer = Effect.sync(() => HttpServerResponse.text(body, { contentType: "application/json" }))
+    const user = (request) => request.headers["x-user-id"]
+    const router = HttpRouter.empty.pipe(
+      HttpRouter.get("/open", answer),
+      HttpRouter.get("/gated", licenseGate(check(up.runtime, user))(answer)),
+      HttpRouter.get("/gated-down", licenseGate(check(down.runtime, user))(answer))
+    )
+    const handler = await Effect.runPromise(NodeHttpServer.makeHandler(router))
+    const server = createServer(handler)
+    ports.effect = await listen(server)
+    servers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))))
+  }
+
+  console.log(`READY ${JSON.stringify(ports)}`)
+  const stop = async () => {
+    for (const close of servers) await close()
+    portal.closeAllConnections()
+    portal.close()
+    await up.close()
+    await down.close()
+  }
+  process.once("SIGTERM", stop)
+  process.once("SIGINT", stop)
+}
+
+// ---- the load ------------------------------------------------------------------------------------
+
+const load = async (url, seconds, requests) => {
+  const result = await autocannon({ url, connections: 10, duration: seconds, headers: { "x-user-id": USER }, ...(requests ? { requests } : {}) })
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
+  return result.requests.average
+}
+
+/** Start the hosts in a child process, measure each, and return table rows; ratios are measured in this run. */
+export const run = async () => {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--serve"], { stdio: ["ignore", "pipe", "pipe"] })
+  const exited = new Promise((resolve) => child.once("exit", resolve))
+  let output = ""
+  const ports = await new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      output += chunk
+      const ready = /READY (\{.*\})/.exec(output)
+      if (ready) resolve(JSON.parse(ready[1]))
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+    void exited.then(() => reject(new Error(`bench hosts exited before they were ready:\n${output}`)))
+  })
+  const x = (a, b) => `${(a / b).toFixed(2)}×`
+  const rows = []
+  try {
+    for (const host of HOSTS) {
+      const base = `http://127.0.0.1:${ports[host]}`
+      // Warm every route of this host up once before measuring any of them.
+      await load(base, 0.5, [{ path: "/open" }, { path: "/gated" }, { path: "/gated-down" }])
+      let open = 0
+      let gated = 0
+      let down = 0
+      for (let round = 0; round < ROUNDS; round++) {
+        open = Math.max(open, await load(`${base}/open`, SECONDS))
+        gated = Math.max(gated, await load(`${base}/gated`, SECONDS))
+        down = Math.max(down, await load(`${base}/gated-down`, SECONDS))
+      }
+      rows.push(
+        { figure: `req/s ${host}, ungated route`, value: rate(open), baseline: "(baseline)", ratio: "1.00×" },
+        { figure: `req/s ${host}, gated check`, value: rate(gated), baseline: "ungated", ratio: x(gated, open) },
+        { figure: `req/s ${host}, gated check, Portal down`, value: rate(down), baseline: "Portal up", ratio: x(down, gated) }
+      )
+    }
+  } finally {
+    child.kill("SIGTERM")
+    await exited
+  }
+  return rows
+}
+
+const main = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]
+if (main && process.argv[2] === "--serve") await serve()
+else if (main) table(`Host frameworks — gated check vs ungated (autocannon, 10 connections, best of ${ROUNDS} × ${SECONDS} s, interleaved)`, await run())

@@ -1,0 +1,62 @@
+/** Express 5 adapter: route middleware that gates by a license operation and sets a typed `req.license`. */
+import type { Admission } from "@exekra/core"
+import type { NextFunction, Request, RequestHandler, Response } from "express"
+import * as Gate from "../Gate.js"
+
+export { createLicenseHandler, type LicenseHandler } from "../LicenseHandler.js"
+export { type Admitted, PluginOptionsError, PrincipalError } from "../Gate.js"
+
+declare global {
+  // Express types its request through this global namespace; merging here types `req.license` everywhere.
+  namespace Express {
+    interface Request {
+      /** What the license gate admitted this request as; set on gated routes only. */
+      license?: Gate.Admitted | undefined
+    }
+  }
+}
+
+/** Express's default route params (its `ParamsDictionary`). */
+type ParamsDictionary = Request["params"]
+
+/** Answers a denial in place of the default 403 problem: respond, or call `next` (with an error to use the error path). */
+export type DeniedHandler<P = ParamsDictionary> = (error: Admission.AdmissionError, req: Request<P>, res: Response, next: NextFunction) => void | Promise<void>
+
+/** Options of `licenseGate`; `P` types `req.params` for `principal`: `licenseGate<{ id: string }>(…)`. */
+export type Options<P = ParamsDictionary> = Gate.Options<Request<P>, DeniedHandler<P>>
+
+const defaultDenied = (error: Admission.AdmissionError, _req: unknown, res: Response): void => {
+  res.status(403).type(Gate.problemContentType).send(JSON.stringify(Gate.problem(error)))
+}
+
+/**
+ * Gate a route: `acquire`/`release` run against the Enforcer before the handler, `check` answers in memory.
+ * Denials answer 403 problem+json (or `onDenied`); failures, including errors of `principal`, go to `next(err)`.
+ * Invalid options throw a `PluginOptionsError` here, at registration.
+ *
+ * @example
+ * app.post("/runners", licenseGate({ enforcer: runtime, cap: "unattended", operation: "acquire", principal: (req) => req.get("x-runner-id") }), handler)
+ */
+export const licenseGate = <P = ParamsDictionary>(options: Options<P>): RequestHandler<P> => {
+  const gate = Gate.unsafeMake("express", options)
+  const denied = gate.config.onDenied ?? defaultDenied
+  return function licenseGate(req, res, next) {
+    Gate.settle(gate.run(req), (outcome) => {
+      switch (outcome._tag) {
+        case "Allowed":
+          req.license = outcome.admitted
+          return next()
+        case "Denied":
+          try {
+            const answered = denied(outcome.error, req, res, next)
+            if (answered instanceof Promise) answered.catch(next)
+          } catch (error) {
+            next(error)
+          }
+          return
+        case "Failed":
+          return next(outcome.error)
+      }
+    }, next)
+  }
+}

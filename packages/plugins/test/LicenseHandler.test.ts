@@ -1,0 +1,68 @@
+// The embeddable Hub handler: options, prefix handling, and the client address the Hub sees (sign-in rate limits).
+import { createLicenseHandler, PluginOptionsError } from "@exekra/plugins"
+import { afterEach, describe, expect, it } from "vitest"
+import { EMAIL, makeHub, type TestHub } from "./helpers.js"
+
+const hubs: Array<TestHub> = []
+const disposers: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const dispose of disposers.splice(0)) await dispose()
+  for (const hub of hubs.splice(0)) await hub.dispose()
+})
+
+const setup = async (options: Parameters<typeof createLicenseHandler>[1] = {}) => {
+  const hub = await makeHub()
+  hubs.push(hub)
+  const handler = createLicenseHandler(hub.services, options)
+  disposers.push(handler.dispose)
+  return handler
+}
+
+const signIn = (headers: Record<string, string> = {}) =>
+  new Request("http://host.local/license/api/session", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ email: EMAIL, password: "not the password at all" })
+  })
+
+const codeOf = async (response: Response): Promise<string> => ((await response.json()) as { code: string }).code
+
+describe("createLicenseHandler", () => {
+  it("refuses a malformed prefix or body limit at creation", async () => {
+    const hub = await makeHub(null)
+    hubs.push(hub)
+    for (const prefix of ["license", "/license/", "/lic ense", "/a?b"]) {
+      expect(() => createLicenseHandler(hub.services, { prefix })).toThrow(PluginOptionsError)
+    }
+    expect(() => createLicenseHandler(hub.services, { maxBodyBytes: 0 })).toThrow(/maxBodyBytes must be a positive integer/)
+  })
+
+  it("serves only its prefix: the prefix itself and below it, not a longer sibling", async () => {
+    const handler = await setup({ prefix: "/admin/license" })
+    expect(handler.matches("/admin/license")).toBe(true)
+    expect(handler.matches("/admin/license/api/health")).toBe(true)
+    expect(handler.matches("/admin/licenses")).toBe(false)
+    const health = await handler.fetch(new Request("http://host.local/admin/license/api/health?x=1"))
+    expect(await health.json()).toEqual({ status: "ok" })
+    const outside = await handler.fetch(new Request("http://host.local/admin/licenses/api/health"))
+    expect(outside.status).toBe(404)
+    expect(await codeOf(outside)).toBe("NOT_FOUND")
+  })
+
+  it("keys sign-in rate limits on the client the host saw, ignoring spoofed X-Forwarded-For unless trustProxy", async () => {
+    const handler = await setup()
+    const client = { remoteAddress: "10.0.0.1" }
+    for (let i = 0; i < 5; i++) {
+      // A different forged address each time: the Hub must still count them all against 10.0.0.1.
+      expect(await codeOf(await handler.fetch(signIn({ "x-forwarded-for": `192.0.2.${i}` }), client))).toBe("INVALID_CREDENTIALS")
+    }
+    expect(await codeOf(await handler.fetch(signIn({ "x-forwarded-for": "192.0.2.99" }), client))).toBe("TOO_MANY_ATTEMPTS")
+    // Another client is not locked out by the first.
+    expect(await codeOf(await handler.fetch(signIn(), { remoteAddress: "10.0.0.2" }))).toBe("INVALID_CREDENTIALS")
+
+    const proxied = await setup({ trustProxy: true })
+    for (let i = 0; i < 6; i++) {
+      expect(await codeOf(await proxied.fetch(signIn({ "x-forwarded-for": `192.0.2.${i}` }), { remoteAddress: "10.0.0.1" }))).toBe("INVALID_CREDENTIALS")
+    }
+  })
+})

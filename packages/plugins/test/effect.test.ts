@@ -1,0 +1,107 @@
+// Effect HttpRouter adapter with the real @effect/platform router, served as a web handler: the shared suite and Effect idioms.
+import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { createLicenseHandler, License, licenseGate, mountLicenseHub, PluginOptionsError } from "@exekra/plugins/effect"
+import { Cause, Data, Effect } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { makeHub, type TestHub } from "./helpers.js"
+import { adapterSuite, type Host } from "./suite.js"
+
+class PrincipalExploded extends Data.TaggedError("PrincipalExploded")<{ readonly message: string }> {}
+
+const respond = (status: number) => Effect.map(License, (license) => HttpServerResponse.unsafeJson({ license }, { status }))
+const header = (name: string) => (request: HttpServerRequest.HttpServerRequest) => request.headers[name]
+
+// The host's error path: every failure and defect becomes `{ hostError, code }` with the error's statusCode.
+const hostErrors = <E, R>(app: HttpApp.Default<E, R>) =>
+  Effect.catchAllCause(app, (cause) => {
+    const error = Cause.squash(cause) as { message?: string; code?: string; statusCode?: number; _tag?: string }
+    const status = error._tag === "RouteNotFound" ? 404 : (error.statusCode ?? 500)
+    return Effect.succeed(HttpServerResponse.unsafeJson({ hostError: error.message, code: error.code }, { status }))
+  })
+
+const serve = (app: HttpApp.Default<never, never>, onClose: () => Promise<void>): Host => {
+  const handler = HttpApp.toWebHandler(app)
+  return {
+    request: (method, path, init = {}) => handler(new Request(`http://effect.local${path}`, { method, headers: init.headers, body: init.body })),
+    close: onClose
+  }
+}
+
+const makeHost = async ({ runtime, services }: TestHub): Promise<Host> => {
+  const hub = createLicenseHandler(services, { prefix: "/license" })
+  const enforcer = runtime
+  const router = HttpRouter.empty.pipe(
+    HttpRouter.post("/runners", licenseGate({ enforcer, cap: "unattended", operation: "acquire", principal: header("x-runner-id") })(respond(201))),
+    HttpRouter.del("/runners/:id", licenseGate({ enforcer, cap: "unattended", operation: "release", principal: () => Effect.map(HttpRouter.params, (p) => p["id"]) })(respond(200))),
+    HttpRouter.get("/runners/work", licenseGate({ enforcer, cap: "unattended", operation: "check", principal: header("x-runner-id") })(respond(200))),
+    HttpRouter.post("/studio/sessions", licenseGate({ enforcer, cap: "developer", operation: "acquire", principal: header("x-user-id") })(respond(201))),
+    HttpRouter.post("/attended/users", licenseGate({ enforcer, cap: "attended", operation: "acquire", principal: header("x-user-id") })(respond(201))),
+    HttpRouter.post(
+      "/custom/runners",
+      licenseGate({
+        enforcer,
+        cap: "unattended",
+        operation: "acquire",
+        principal: header("x-runner-id"),
+        onDenied: (error) => Effect.succeed(HttpServerResponse.unsafeJson({ refused: error.code }, { status: 429 }))
+      })(respond(201))
+    ),
+    HttpRouter.get(
+      "/boom",
+      licenseGate({ enforcer, cap: "unattended", operation: "check", principal: () => Effect.fail(new PrincipalExploded({ message: "principal exploded" })) })(respond(200))
+    ),
+    HttpRouter.get("/open", Effect.succeed(HttpServerResponse.unsafeJson({ ok: true }))),
+    mountLicenseHub(hub)
+  )
+  return serve(hostErrors(router), hub.dispose)
+}
+
+adapterSuite("Effect HttpRouter", makeHost)
+
+describe("Effect HttpRouter specifics", () => {
+  const hubs: Array<TestHub> = []
+  afterEach(async () => {
+    for (const hub of hubs.splice(0)) await hub.dispose()
+  })
+
+  it("gates a whole router with HttpRouter.use and provides the License tag; a throwing principal is a defect, not a crash", async () => {
+    const hub = await makeHub()
+    hubs.push(hub)
+    const gate = licenseGate({ enforcer: hub.runtime, cap: "unattended", operation: "acquire", principal: header("x-runner-id") })
+    const router = HttpRouter.empty.pipe(
+      HttpRouter.post("/a", Effect.map(License, (l) => HttpServerResponse.unsafeJson({ at: "a", principal: l.principal }))),
+      HttpRouter.post("/b", Effect.map(License, (l) => HttpServerResponse.unsafeJson({ at: "b", principal: l.principal }))),
+      HttpRouter.use(gate)
+    )
+    const host = serve(hostErrors(router), async () => undefined)
+    expect(await (await host.request("POST", "/a", { headers: { "x-runner-id": "r1" } })).json()).toEqual({ at: "a", principal: "r1" })
+    expect(await (await host.request("POST", "/b", { headers: { "x-runner-id": "r2" } })).json()).toEqual({ at: "b", principal: "r2" })
+    expect((await host.request("POST", "/b", { headers: { "x-runner-id": "r3" } })).status).toBe(403)
+
+    const throwing = HttpRouter.empty.pipe(
+      HttpRouter.get(
+        "/t",
+        licenseGate({
+          enforcer: hub.runtime,
+          cap: "unattended",
+          operation: "check",
+          principal: () => {
+            throw new Error("thrown, not failed")
+          }
+        })(respond(200))
+      )
+    )
+    const defect = await serve(hostErrors(throwing), async () => undefined).request("GET", "/t")
+    expect(defect.status).toBe(500)
+    expect(await defect.json()).toMatchObject({ hostError: "thrown, not failed" })
+  })
+
+  it("validates options at definition and refuses to mount a Hub without a prefix", async () => {
+    const hub = await makeHub()
+    hubs.push(hub)
+    expect(() => licenseGate({ enforcer: hub.runtime, cap: "unattended", operation: "check", principal: header("x"), extra: 1 } as never)).toThrow(/unknown option "extra"/)
+    const rootHandler = createLicenseHandler(hub.services, { prefix: "" })
+    expect(() => mountLicenseHub(rootHandler)).toThrow(PluginOptionsError)
+    await rootHandler.dispose()
+  })
+})

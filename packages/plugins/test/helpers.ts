@@ -1,0 +1,65 @@
+// Shared test setup: a vendor key, licenses dated around the real clock, and Hub services on an in-memory store.
+import { Installation, Keyring, Keys, LicenseStore, PortalClient, Signer, Verifier } from "@exekra/core"
+import * as AdminAuth from "@exekra/server/AdminAuth"
+import * as LicenseRuntime from "@exekra/server/LicenseRuntime"
+import { Effect, Layer, ManagedRuntime } from "effect"
+
+export const vendorKey = Keys.privateKeyFromSeed(new Uint8Array(32).fill(61))
+export const EMAIL = "admin@acme.example"
+export const PASSWORD = "correct horse battery staple"
+
+const DAY = 86_400_000
+/** An ISO-8601 UTC timestamp `days` from now, whole seconds. */
+export const fromNow = (days: number): string => new Date(Math.floor((Date.now() + days * DAY) / 1000) * 1000).toISOString().replace(".000Z", "Z")
+
+/**
+ * The license the adapter suites run on: 2 Runners and 5 Developer seats, active for a year; Attended
+ * expired 40 days ago with 14 days of grace, so `limited`. Activation accepts it because not every cap expired.
+ */
+export const standardLicense = (): string =>
+  Signer.sign(
+    {
+      licenseId: "lic_plugins",
+      type: "production",
+      issuedTo: { name: "Acme Corp", email: EMAIL },
+      issuedAt: fromNow(-60),
+      caps: {
+        unattended: { limit: 2, expiresAt: fromNow(365) },
+        developer: { limit: 5, expiresAt: fromNow(365) },
+        attended: { limit: 3, expiresAt: fromNow(-40) }
+      },
+      gracePeriodDays: 14,
+      validation: { required: false, intervalHours: 24 }
+    },
+    vendorKey
+  )
+
+// No test here talks to a Portal: the licenses name none and validation is optional.
+const noPortal = Layer.succeed(
+  PortalClient.PortalClient,
+  PortalClient.PortalClient.of({ validate: () => Effect.fail(new PortalClient.PortalError({ code: "PORTAL_UNREACHABLE", message: "No Portal in these tests." })) })
+)
+
+/** The Hub's services (runtime, store, auth) over a fresh in-memory store: what `Hub.services` builds, minus SQLite. */
+export const servicesLayer = () => {
+  const base = Layer.mergeAll(Verifier.layerNodeCrypto(Keyring.make([vendorKey.publicKey])), noPortal, Installation.layer)
+  return Layer.mergeAll(LicenseRuntime.layer({ version: "test" }), AdminAuth.layer()).pipe(
+    Layer.provideMerge(base),
+    Layer.provideMerge(LicenseStore.layerMemory)
+  )
+}
+
+/** Services, the runtime they hold, and how to close them. */
+export interface TestHub {
+  readonly services: ManagedRuntime.ManagedRuntime<LicenseRuntime.LicenseRuntime | LicenseStore.LicenseStore | AdminAuth.AdminAuth, LicenseStore.StoreError>
+  readonly runtime: LicenseRuntime.LicenseRuntime.Service
+  readonly dispose: () => Promise<void>
+}
+
+/** A Hub activated with `license` (the standard one unless given), or left unactivated with `null`. */
+export const makeHub = async (license: string | null = standardLicense()): Promise<TestHub> => {
+  const services = ManagedRuntime.make(servicesLayer())
+  const runtime = await services.runPromise(LicenseRuntime.LicenseRuntime)
+  if (license !== null) await services.runPromise(runtime.activate({ license, email: EMAIL, password: PASSWORD }))
+  return { services, runtime, dispose: () => services.dispose() }
+}
