@@ -15,6 +15,14 @@ export class AdmissionError extends Schema.TaggedError<AdmissionError>("@exekra/
   message: Schema.String
 }) {}
 
+/** Shape of a principal id (a Runner id or a user id, emails allowed): safe in a URL path segment. */
+export const principalIdPattern = /^[A-Za-z0-9._:@+-]{1,256}$/
+
+/** A principal id, as every entry point (API, adapters) accepts it, so an admin can always address it later. */
+export const PrincipalId = Schema.String.pipe(
+  Schema.pattern(principalIdPattern, { message: () => "a principal id is 1 to 256 letters, digits or . _ : @ + -" })
+)
+
 /** What a caller asks of a cap. */
 export type Operation = "acquire" | "release" | "check"
 

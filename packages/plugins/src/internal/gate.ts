@@ -8,9 +8,9 @@ import * as Problem from "./problem.js"
 const OPERATIONS: ReadonlyArray<Admission.Operation> = ["acquire", "release", "check"]
 const KNOWN_KEYS: ReadonlySet<string> = new Set(["enforcer", "cap", "operation", "principal", "onDenied", "actor"])
 
-// The Hub API's PrincipalId pattern (server/http/HubApi.ts): an id the gate admits must be one an admin
-// can later list, release or deactivate over that API.
-const PRINCIPAL_ID = /^[A-Za-z0-9._:@+-]{1,256}$/
+// The same id rule as the Hub API: an id the gate admits must be one an admin can later list,
+// release or deactivate over that API.
+const PRINCIPAL_ID = Admission.principalIdPattern
 const NAME_MAX = 200
 
 const isFunction = (u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function"

@@ -1,6 +1,6 @@
 /** The Hub HTTP API (DESIGN §7) as an `HttpApi`: every route with its bodies, statuses and error codes; the OpenAPI document is generated from it. */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
-import { Cap } from "@exekra/core"
+import { Admission, Cap } from "@exekra/core"
 import { Schema } from "effect"
 import { Authorization } from "./Authorization.js"
 import * as Problem from "./Problem.js"
@@ -77,11 +77,7 @@ export const HubEvent = Schema.Union(
 ).annotations({ identifier: "HubEvent" })
 
 /** Id of a principal: a Runner id or a user id (emails allowed); safe in a URL path segment. */
-export const PrincipalId = Schema.String.pipe(
-  Schema.pattern(/^[A-Za-z0-9._:@+-]{1,256}$/, {
-    message: () => "a principal id is 1 to 256 letters, digits or . _ : @ + -"
-  })
-)
+export const PrincipalId = Admission.PrincipalId
 
 /** A principal as the API shows it. */
 export const Principal = Schema.Struct({
