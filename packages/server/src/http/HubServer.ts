@@ -7,6 +7,7 @@ import type { LicenseRuntime } from "../LicenseRuntime.js"
 import * as Authorization from "./Authorization.js"
 import { Api, openApiPath } from "./HubApi.js"
 import * as HubHttpOptions from "./HubHttpOptions.js"
+import * as Pages from "../pages/Pages.js"
 import * as handlers from "./internal/handlers.js"
 import * as requestProblems from "./internal/requestProblems.js"
 
@@ -22,6 +23,9 @@ export const HubApiLive: Layer.Layer<HttpApi.Api, never, Requirements> = Layer.m
   HttpApiBuilder.middleware(Api, Effect.map(HubHttpOptions.HubHttpOptions, (settings) => requestProblems.middleware(settings.maxBodyBytes))),
   HttpApiBuilder.middlewareOpenApi({ path: openApiPath })
 ).pipe(Layer.provideMerge(HttpApiBuilder.api(Api).pipe(Layer.provide(handlers.groups), Layer.provide(Authorization.layer))))
+
+/** The API and the admin pages, served together. */
+export const HubWithPages: Layer.Layer<HttpApi.Api, never, Requirements> = Layer.merge(HubApiLive, Pages.layer)
 
 const withSettings = (options: Partial<HubHttpOptions.Settings>) =>
   Layer.provide(Layer.succeed(HubHttpOptions.HubHttpOptions, HubHttpOptions.make(options)))
@@ -43,7 +47,7 @@ const withSettings = (options: Partial<HubHttpOptions.Settings>) =>
 export const makeHubServer = (
   options: Partial<HubHttpOptions.Settings> = {}
 ): Layer.Layer<never, never, HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | Requirements> =>
-  HttpApiBuilder.serve().pipe(Layer.provide(HubApiLive), withSettings(options))
+  HttpApiBuilder.serve().pipe(Layer.provide(HubWithPages), withSettings(options))
 
 /** `makeHubServer()` with the default settings. */
 export const layer = makeHubServer()
@@ -56,4 +60,4 @@ export const makeWebHandler = <E>(
   dependencies: Layer.Layer<Requirements | HttpRouter.HttpRouter.DefaultServices, E>,
   options: Partial<HubHttpOptions.Settings> = {}
 ): { readonly handler: (request: Request) => Promise<Response>; readonly dispose: () => Promise<void> } =>
-  HttpApiBuilder.toWebHandler(Layer.provideMerge(HubApiLive, dependencies).pipe(withSettings(options)))
+  HttpApiBuilder.toWebHandler(Layer.provideMerge(HubWithPages, dependencies).pipe(withSettings(options)))

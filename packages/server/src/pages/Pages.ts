@@ -1,0 +1,483 @@
+/** The Hub's web pages (activation, sign-in, dashboard, License page, timeline) as routes on the same server as the API. */
+import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
+import { Cap, Envelope, License, LicenseError, LicenseStore } from "@exekra/core"
+import { renderSvg, simulate } from "@exekra/machines"
+import { Cause, Data, Duration, Effect, Either, type Layer, Option, Schema } from "effect"
+import { actorOf, AdminAuth, type Principal } from "../AdminAuth.js"
+import { cookieName as sessionCookieName } from "../http/Authorization.js"
+import { clientAddress, HubHttpOptions, secureCookie, type Settings } from "../http/HubHttpOptions.js"
+import * as Uploads from "../http/internal/uploads.js"
+import { fromRequestError } from "../http/internal/requestProblems.js"
+import * as Problem from "../http/Problem.js"
+import { LicenseRuntime, type LicenseSummary } from "../LicenseRuntime.js"
+import * as Csrf from "./Csrf.js"
+import type { Html } from "./Html.js"
+import { type Asset, loadAll } from "./internal/assets.js"
+import { embed, makeDrawer } from "./internal/diagram.js"
+import * as F from "./internal/format.js"
+import * as Views from "./internal/views.js"
+
+/** What the pages are built on: the same services as the API. */
+export type Requirements = LicenseRuntime | AdminAuth | LicenseStore.LicenseStore
+
+/**
+ * The Content-Security-Policy of every page: only the Hub's own stylesheet and script, no inline
+ * script or style (style attributes included), no framing, forms posting only to the Hub.
+ */
+export const contentSecurityPolicy =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+const securityHeaders = {
+  "content-security-policy": contentSecurityPolicy,
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin",
+  "cross-origin-opener-policy": "same-origin"
+}
+
+const htmlResponse = (page: Html, status = 200): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(page.value, {
+    status,
+    contentType: "text/html; charset=utf-8",
+    // Pages show live license data and carry CSRF tokens: never cache them.
+    headers: { ...securityHeaders, "cache-control": "no-store" }
+  })
+
+// 303: after a form post, the browser follows with a GET (post/redirect/get), so reloading never re-posts.
+const redirect = (location: string): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.redirect(location, { status: 303, headers: { ...securityHeaders, "cache-control": "no-store" } })
+
+/** A failure that ends a page request with an explanatory page instead of its normal content. */
+class PageFailure extends Data.TaggedError("PageFailure")<{
+  readonly status: number
+  readonly title: string
+  readonly message: string
+  readonly next: { readonly href: string; readonly label: string }
+}> {}
+
+const backToHub = { href: "/", label: "Back to the Hub" }
+
+/** A post without this Hub's form token for the caller: forged, or from a page older than the session. */
+const forbidden = () =>
+  new PageFailure({
+    status: 403,
+    title: "This form has expired",
+    message: "The form did not carry this Hub's security token, or it came from an older page. Nothing was changed. Go back, reload the page and try again.",
+    next: backToHub
+  })
+
+const fromProblem = (problem: Problem.HttpProblem): PageFailure =>
+  new PageFailure({
+    status: problem.status,
+    title: problem.status >= 500 ? "The Hub could not answer" : "The request was refused",
+    message: problem.message,
+    next: backToHub
+  })
+
+/** What an admin page knows about the signed-in admin. */
+interface Session {
+  readonly secret: string
+  readonly principal: Principal
+  readonly csrf: string
+}
+
+const ActivationForm = Schema.Struct({
+  license: Schema.optional(Uploads.LicenseInput),
+  email: Schema.optional(Schema.String),
+  password: Schema.optional(Schema.String),
+  confirm: Schema.optional(Schema.String),
+  [Csrf.fieldName]: Schema.optional(Schema.String)
+})
+
+const RenewalForm = Schema.Struct({
+  license: Schema.optional(Uploads.LicenseInput),
+  [Csrf.fieldName]: Schema.optional(Schema.String)
+})
+
+/** The uploaded file, or undefined when none was chosen (browsers send an empty file part then). */
+const chosenFile = (license: string | Uint8Array | undefined): string | Uint8Array | undefined =>
+  license === undefined || (typeof license === "string" ? license.trim().length === 0 : license.byteLength === 0) ? undefined : license
+
+const chooseFile = "Choose the license file (.lic) you downloaded from the Customer Portal."
+
+/** Where on the activation form an error code belongs. */
+const activationField = (code: string): Views.ActivationField | null => {
+  if (code.startsWith("LICENSE_") || code === "PAYLOAD_TOO_LARGE") return "license"
+  if (code === "ADMIN_EMAIL_MISMATCH") return "email"
+  if (code === "PASSWORD_TOO_WEAK") return "password"
+  return null
+}
+
+const decodePayload = Schema.decodeUnknown(Schema.parseJson(License.LicensePayload))
+
+/**
+ * The installed license's payload for the timeline. The file was verified when it was installed and the
+ * timeline is a forecast, not an authorisation, so it is decoded here without a key (as the CLI does).
+ */
+const installedPayload = (stored: LicenseStore.StoredLicense): Effect.Effect<License.LicensePayload, LicenseError> =>
+  Effect.flatMap(Envelope.parseEffect(stored.text), (envelope) =>
+    decodePayload(Buffer.from(envelope.payload).toString("utf8")).pipe(Effect.mapError(() => LicenseError.of("LICENSE_PAYLOAD_INVALID")))
+  )
+
+const DATE_INPUT = /^\d{4}-\d{2}-\d{2}$/
+
+/** The pages' routes, given the services. */
+const routes = Effect.gen(function* () {
+  const runtime = yield* LicenseRuntime
+  const auth = yield* AdminAuth
+  const store = yield* LicenseStore.LicenseStore
+  const settings: Settings = yield* HubHttpOptions
+  const assets = yield* loadAll
+  const draw = yield* makeDrawer
+
+  const frame = (session: Session | null): Views.Frame => ({ assets, session: session === null ? null : { csrf: session.csrf } })
+
+  /** Run a page: store failures and refusals become an explanatory page, defects a logged 500 page; interruptions pass. */
+  const page = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, PageFailure | Problem.HttpProblem, R>) =>
+    handler.pipe(
+      Effect.catchAll((failure) => {
+        const f = failure._tag === "PageFailure" ? failure : fromProblem(failure)
+        return Effect.succeed(htmlResponse(Views.errorPage(frame(null), f.title, f.message, f.next), f.status))
+      }),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.as(
+              Effect.logError("Unhandled failure in a Hub page", cause),
+              htmlResponse(
+                Views.errorPage(frame(null), "The Hub hit an unexpected error", Problem.internalError().message, backToHub),
+                500
+              )
+            )
+      )
+    )
+
+  /** The signed-in admin, or null (no cookie, or a session that ended). */
+  const currentSession = Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const secret = request.cookies[sessionCookieName]
+    if (secret === undefined || secret.length === 0) return null
+    const principal = yield* Problem.answer(auth.authenticate(secret)).pipe(
+      Effect.catchIf((problem) => problem.code === "UNAUTHORIZED", () => Effect.succeed(null))
+    )
+    return principal === null ? null : ({ secret, principal, csrf: Csrf.forSession(secret) } satisfies Session)
+  })
+
+  /** Run `render` for the signed-in admin of an activated Hub; otherwise redirect to activation or sign-in. */
+  const adminPage = <R>(
+    render: (session: Session) => Effect.Effect<HttpServerResponse.HttpServerResponse, PageFailure | Problem.HttpProblem, R>
+  ) =>
+    page(
+      Effect.gen(function* () {
+        if (!(yield* Problem.answer(runtime.isActivated))) return redirect("/activate")
+        const session = yield* currentSession
+        if (session === null) {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          return redirect(request.cookies[sessionCookieName] === undefined ? "/sign-in" : "/sign-in?notice=expired")
+        }
+        return yield* render(session)
+      })
+    )
+
+  /** The double-submit token of the forms shown before sign-in: the request's cookie, or a new one. */
+  const preSessionToken = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+    const existing = request.cookies[Csrf.cookieName]
+    return existing !== undefined && /^[A-Za-z0-9_-]{43}$/.test(existing) ? { token: existing, fresh: false } : { token: Csrf.newToken(), fresh: true }
+  })
+
+  const withPreSessionCookie = (response: HttpServerResponse.HttpServerResponse, token: { readonly token: string; readonly fresh: boolean }) =>
+    Effect.gen(function* () {
+      if (!token.fresh) return response
+      const request = yield* HttpServerRequest.HttpServerRequest
+      // The token is base64url, which cookies always accept: a CookiesError here would be a bug, not a request failure.
+      return yield* Effect.orDie(
+        HttpServerResponse.setCookie(response, Csrf.cookieName, token.token, { httpOnly: true, sameSite: "strict", path: "/", secure: secureCookie(request, settings) })
+      )
+    })
+
+  /** Read a url-encoded form; a body that cannot be read is a problem like the API's. */
+  const urlEncodedForm = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    request.urlParamsBody.pipe(Effect.mapError((error) => fromRequestError(error, settings.maxBodyBytes)))
+  )
+
+  const field = (params: UrlParams.UrlParams, name: string): string => Option.getOrElse(UrlParams.getFirst(params, name), () => "")
+
+  const searchParam = (name: string) =>
+    Effect.map(HttpServerRequest.ParsedSearchParams, (params) => {
+      const value = params[name]
+      return typeof value === "string" ? value : undefined
+    })
+
+  // ---- activation ---------------------------------------------------------------------------------
+
+  const renderActivation = (view: Omit<Views.ActivationView, "installationId" | "csrf">, status: number) =>
+    Effect.gen(function* () {
+      const token = yield* preSessionToken
+      const response = htmlResponse(Views.activation(frame(null), { ...view, installationId: runtime.installationId, csrf: token.token }), status)
+      return yield* withPreSessionCookie(response, token)
+    })
+
+  const getActivate = page(
+    Effect.gen(function* () {
+      if (yield* Problem.answer(runtime.isActivated)) return redirect("/")
+      return yield* renderActivation({ email: "", errors: {}, formError: undefined }, 200)
+    })
+  )
+
+  const postActivate = page(
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const read = yield* Effect.either(Uploads.read(request, ActivationForm, settings.maxBodyBytes))
+      if (Either.isLeft(read)) {
+        const field = activationField(read.left.code)
+        const errors = field === null ? {} : { [field]: read.left.message }
+        return yield* renderActivation({ email: "", errors, formError: field === null ? read.left.message : undefined }, read.left.status)
+      }
+      const form = read.right
+      if (!Csrf.matches(request.cookies[Csrf.cookieName], form[Csrf.fieldName])) return yield* forbidden()
+      if (yield* Problem.answer(runtime.isActivated)) return redirect("/sign-in?notice=already-activated")
+      const email = form.email ?? ""
+      const password = form.password ?? ""
+      // Only what the runtime cannot judge is checked here: a chosen file and a repeated password.
+      // A mistyped confirmation stops before activation, which would otherwise create the admin.
+      const license = chosenFile(form.license)
+      const local: Partial<Record<Views.ActivationField, string>> = {
+        ...(license === undefined ? { license: chooseFile } : {}),
+        ...(password !== (form.confirm ?? "") ? { confirm: "The two passwords differ. Type the same password in both fields." } : {})
+      }
+      if (license === undefined || Object.keys(local).length > 0) {
+        return yield* renderActivation({ email, errors: local, formError: undefined }, 422)
+      }
+      const activated = yield* Effect.either(Problem.answer(runtime.activate({ license, email, password, actor: clientAddress(request, settings) })))
+      if (Either.isRight(activated)) return redirect("/sign-in?notice=activated")
+      const problem = activated.left
+      if (problem.code === "ALREADY_ACTIVATED") return redirect("/sign-in?notice=already-activated")
+      const field = activationField(problem.code)
+      return yield* renderActivation(
+        { email, errors: field === null ? {} : { [field]: problem.message }, formError: field === null ? problem.message : undefined },
+        problem.status
+      )
+    })
+  )
+
+  // ---- sign-in and sign-out -----------------------------------------------------------------------
+
+  const renderSignIn = (view: Omit<Views.SignInView, "csrf">, status: number, headers: Record<string, string> = {}) =>
+    Effect.gen(function* () {
+      const token = yield* preSessionToken
+      const response = htmlResponse(Views.signIn(frame(null), { ...view, csrf: token.token }), status).pipe(HttpServerResponse.setHeaders(headers))
+      return yield* withPreSessionCookie(response, token)
+    })
+
+  const isSignInNotice = (key: string | undefined): key is keyof typeof Views.signInNotices => key !== undefined && Object.hasOwn(Views.signInNotices, key)
+
+  const getSignIn = page(
+    Effect.gen(function* () {
+      if (!(yield* Problem.answer(runtime.isActivated))) return redirect("/activate")
+      if ((yield* currentSession) !== null) return redirect("/")
+      const key = yield* searchParam("notice")
+      return yield* renderSignIn({ email: "", notice: isSignInNotice(key) ? Views.signInNotices[key] : undefined, error: undefined }, 200)
+    })
+  )
+
+  const postSignIn = page(
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const form = yield* urlEncodedForm
+      if (!Csrf.matches(request.cookies[Csrf.cookieName], field(form, Csrf.fieldName))) return yield* forbidden()
+      if (!(yield* Problem.answer(runtime.isActivated))) return redirect("/activate")
+      const email = field(form, "email")
+      const result = yield* Effect.either(Problem.answer(auth.signIn(email, field(form, "password"), clientAddress(request, settings))))
+      if (Either.isLeft(result)) {
+        const problem = result.left
+        const retry: Record<string, string> = problem.retryAfterSeconds === undefined ? {} : { "retry-after": String(problem.retryAfterSeconds) }
+        return yield* renderSignIn({ email, notice: undefined, error: problem.message }, problem.status, retry)
+      }
+      const session = result.right
+      const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      // The same cookie as the API's sign-in sets, so the page script can call /api/… and /api/events.
+      return yield* Effect.orDie(
+        HttpServerResponse.setCookie(redirect("/"), sessionCookieName, session.token, {
+          httpOnly: true,
+          sameSite: "strict",
+          path: "/",
+          secure: secureCookie(request, settings),
+          maxAge: Duration.millis(Math.max(0, session.expiresAt - now))
+        })
+      )
+    })
+  )
+
+  const postSignOut = page(
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const session = yield* currentSession
+      if (session === null) return redirect("/sign-in")
+      const form = yield* urlEncodedForm
+      if (!Csrf.matches(session.csrf, field(form, Csrf.fieldName))) return yield* forbidden()
+      yield* Problem.answer(auth.signOut(session.secret))
+      return HttpServerResponse.expireCookie(redirect("/sign-in?notice=signed-out"), sessionCookieName, {
+        httpOnly: true,
+        sameSite: "strict",
+        path: "/",
+        secure: secureCookie(request, settings)
+      })
+    })
+  )
+
+  // ---- dashboard and License page -----------------------------------------------------------------
+
+  const getDashboard = adminPage((session) => Effect.map(Problem.answer(runtime.summary), (summary) => htmlResponse(Views.dashboard(frame(session), summary))))
+
+  const diagramsOf = (summary: LicenseSummary) =>
+    Effect.map(
+      Effect.forEach(Cap.all, (cap) =>
+        Effect.map(draw(summary.caps[cap].state), (svg) => {
+          const label = `State diagram of ${F.capHeading(cap)}; the current state is ${F.stateLabels[summary.caps[cap].state]}.`
+          return [cap, embed(svg, cap, label)] as const
+        })
+      ),
+      (entries) => Object.fromEntries(entries) as Record<Cap.Cap, string>
+    )
+
+  const principalsOf = Effect.map(
+    Effect.forEach(Cap.all, (cap) => Effect.map(Problem.answer(runtime.principals(cap)), (list) => [cap, list] as const)),
+    (entries) => Object.fromEntries(entries) as Record<Cap.Cap, ReadonlyArray<LicenseStore.Principal>>
+  )
+
+  const licenseNotices: ReadonlyArray<Views.LicenseNotice> = ["renewed", "staged", "unchanged", "released", "deactivated", "not-found"]
+
+  const renderLicense = (session: Session, renewalError: string | undefined, status: number) =>
+    Effect.gen(function* () {
+      const summary = yield* Problem.answer(runtime.summary)
+      const key = yield* searchParam("notice")
+      const cap = yield* searchParam("cap")
+      const notice = licenseNotices.find((n) => n === key)
+      const view: Views.LicenseView = {
+        summary,
+        principals: yield* principalsOf,
+        diagrams: yield* diagramsOf(summary),
+        notice: notice === undefined || renewalError !== undefined ? undefined : { key: notice, cap: Cap.isCap(cap) ? cap : undefined },
+        renewalError
+      }
+      return htmlResponse(Views.licensePage(frame(session), view), status)
+    })
+
+  const getLicense = adminPage((session) => renderLicense(session, undefined, 200))
+
+  const postLicense = adminPage((session) =>
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const read = yield* Effect.either(Uploads.read(request, RenewalForm, settings.maxBodyBytes))
+      if (Either.isLeft(read)) return yield* renderLicense(session, read.left.message, read.left.status)
+      const form = read.right
+      if (!Csrf.matches(session.csrf, form[Csrf.fieldName])) return yield* forbidden()
+      const license = chosenFile(form.license)
+      if (license === undefined) return yield* renderLicense(session, chooseFile, 422)
+      const before = yield* Problem.answer(runtime.summary)
+      const installed = yield* Effect.either(Problem.answer(runtime.install(license, { actor: actorOf(session.principal) })))
+      if (Either.isLeft(installed)) return yield* renderLicense(session, installed.left.message, installed.left.status)
+      const after = installed.right
+      const outcome =
+        after.license?.fingerprint !== before.license?.fingerprint
+          ? "renewed"
+          : after.pending !== null && (before.pending === null || after.pending.notBefore !== before.pending.notBefore || after.pending.licenseId !== before.pending.licenseId)
+            ? "staged"
+            : "unchanged"
+      return redirect(`/license?notice=${outcome}`)
+    })
+  )
+
+  const principalAction = (action: "release" | "deactivate") =>
+    adminPage((session) =>
+      Effect.gen(function* () {
+        const params = yield* HttpRouter.params
+        const cap = params["cap"]
+        const id = params["id"] ?? ""
+        if (!Cap.isCap(cap)) {
+          return yield* new PageFailure({
+            status: 404,
+            title: "No such cap",
+            message: `A cap is one of ${Cap.all.join(", ")}.`,
+            next: { href: "/license", label: "Back to the License page" }
+          })
+        }
+        const form = yield* urlEncodedForm
+        if (!Csrf.matches(session.csrf, field(form, Csrf.fieldName))) return yield* forbidden()
+        const options = { actor: actorOf(session.principal) }
+        const found = yield* Problem.answer(action === "release" ? runtime.release(cap, id, options) : runtime.deactivate(cap, id, options))
+        const notice = found ? (action === "release" ? "released" : "deactivated") : "not-found"
+        return redirect(`/license?notice=${notice}&cap=${cap}#principals-${cap}`)
+      })
+    )
+
+  // ---- timeline -----------------------------------------------------------------------------------
+
+  const getTimeline = adminPage((session) =>
+    Effect.gen(function* () {
+      const input = ((yield* searchParam("portalDownFrom")) ?? "").trim()
+      const portalDownFrom = input === "" ? undefined : DATE_INPUT.test(input) ? Date.parse(`${input}T00:00:00Z`) : Number.NaN
+      const portalDownError = portalDownFrom !== undefined && Number.isNaN(portalDownFrom) ? "Enter the date as YYYY-MM-DD, for example 2027-03-12." : undefined
+      const stored = yield* Problem.answer(store.getLicense)
+      if (Option.isNone(stored)) {
+        return htmlResponse(Views.timelinePage(frame(session), { timeline: null, svg: null, portalDownFrom: input, portalDownError, validationRequired: false }))
+      }
+      const payload = yield* Problem.answer(installedPayload(stored.value))
+      const timeline = simulate(payload, {
+        from: payload.issuedAt,
+        to: License.lastUsefulInstant(payload) + License.days(30),
+        portalDownFrom: portalDownError === undefined ? portalDownFrom : undefined
+      })
+      const view: Views.TimelineView = {
+        timeline,
+        svg: renderSvg(timeline),
+        portalDownFrom: input,
+        portalDownError,
+        validationRequired: payload.validation.required
+      }
+      return htmlResponse(Views.timelinePage(frame(session), view), portalDownError === undefined ? 200 : 400)
+    })
+  )
+
+  // ---- assets -------------------------------------------------------------------------------------
+
+  const asset = (file: Asset) =>
+    Effect.map(searchParam("v"), (version) =>
+      HttpServerResponse.text(file.body, {
+        contentType: file.contentType,
+        headers: {
+          ...securityHeaders,
+          // Pages link `?v=<content hash>`: such a URL never changes content, so it may be cached for good.
+          "cache-control": version === file.version ? "public, max-age=31536000, immutable" : "no-cache"
+        }
+      })
+    )
+
+  return [
+    // `/`: the activation screen on a fresh Hub, sign-in when signed out, else the dashboard.
+    ["GET", "/", getDashboard],
+    ["GET", "/activate", getActivate],
+    ["POST", "/activate", postActivate],
+    ["GET", "/sign-in", getSignIn],
+    ["POST", "/sign-in", postSignIn],
+    ["POST", "/sign-out", postSignOut],
+    ["GET", "/license", getLicense],
+    ["POST", "/license", postLicense],
+    ["POST", "/caps/:cap/principals/:id/release", principalAction("release")],
+    ["POST", "/caps/:cap/principals/:id/deactivate", principalAction("deactivate")],
+    ["GET", "/timeline", getTimeline],
+    ["GET", assets.css.path, asset(assets.css)],
+    ["GET", assets.js.path, asset(assets.js)]
+  ] as const
+})
+
+/**
+ * The pages as routes on the API's router (`HttpApiBuilder.Router`), so one server answers both and the
+ * API's request middleware (body limit) applies to the pages' form posts too. Provide it to
+ * `HttpApiBuilder.serve()` next to the API layer.
+ */
+export const layer: Layer.Layer<never, never, Requirements> = HttpApiBuilder.Router.use((router) =>
+  Effect.flatMap(routes, (all) =>
+    Effect.forEach(all, ([method, path, handler]) => (method === "GET" ? router.get(path, handler) : router.post(path, handler)), { discard: true })
+  )
+)

@@ -1,0 +1,622 @@
+/** The pages as markup: layout, activation, sign-in, dashboard, License page, timeline and error pages; pure functions of their data. */
+import { Cap, type LicenseStore } from "@exekra/core"
+import { stateMeanings, type Timeline, transitions } from "@exekra/machines"
+import type { CapStatus, LicenseSummary, ValidationPosture } from "../../LicenseRuntime.js"
+import * as Csrf from "../Csrf.js"
+import { type Html, html, type Interpolation, trusted } from "../Html.js"
+import type { Asset } from "./assets.js"
+import * as F from "./format.js"
+
+// ---- shared pieces --------------------------------------------------------------------------------
+
+/** What every page needs besides its content. */
+export interface Frame {
+  readonly assets: { readonly css: Asset; readonly js: Asset }
+  /** The signed-in admin's CSRF token; null on the pages shown before sign-in. */
+  readonly session: { readonly csrf: string } | null
+}
+
+type PageName = "activate" | "sign-in" | "dashboard" | "license" | "timeline" | "error"
+
+const assetHref = (asset: Asset): string => `${asset.path}?v=${asset.version}`
+
+const csrfField = (token: string): Html => html`<input type="hidden" name="${Csrf.fieldName}" value="${token}">`
+
+const navItems: ReadonlyArray<{ readonly page: PageName; readonly href: string; readonly label: string }> = [
+  { page: "dashboard", href: "/", label: "Dashboard" },
+  { page: "license", href: "/license", label: "License" },
+  { page: "timeline", href: "/timeline", label: "Timeline" }
+]
+
+/** The document around a page's content. */
+export const layout = (frame: Frame, page: PageName, title: string, main: Html, options: { readonly live?: boolean } = {}): Html => html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Exekra Hub</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${assetHref(frame.assets.css)}">
+<script src="${assetHref(frame.assets.js)}" defer></script>
+</head>
+<body data-page="${page}"${options.live === true ? trusted(" data-live-events") : ""} data-state-labels="${JSON.stringify(F.stateLabels)}">
+<a class="skip-link" href="#main">Skip to main content</a>
+<header class="site-header">
+<div class="wrap header-row">
+<a class="brand" href="/"><span class="brand-mark" aria-hidden="true"></span><span>Exekra Hub</span></a>
+${frame.session === null
+  ? ""
+  : html`<nav class="site-nav" aria-label="Main">
+<ul>${navItems.map((item) => html`<li><a href="${item.href}"${item.page === page ? trusted(' aria-current="page"') : ""}>${item.label}</a></li>`)}</ul>
+</nav>
+<form class="sign-out" method="post" action="/sign-out">${csrfField(frame.session.csrf)}<button type="submit" class="button subtle">Sign out</button></form>
+<p class="live-status" data-live-status hidden aria-live="polite"></p>`}
+</div>
+</header>
+<main id="main" tabindex="-1">
+<div class="wrap">
+${main}
+</div>
+</main>
+<footer class="site-footer"><div class="wrap">Licenses are verified on this Hub against the vendor's public key; no network connection is needed to use it.</div></footer>
+</body>
+</html>
+`
+
+/** A state badge: a word and a colour, never a colour alone. */
+export const badge = (cap: Cap.Cap | null, state: Cap.CapState): Html =>
+  html`<span class="badge" data-state="${state}"${cap === null ? "" : html` data-cap="${cap}" data-field="badge"`}>${F.stateLabels[state]}</span>`
+
+/** A confirmation that something happened. */
+const notice = (text: Interpolation): Html => html`<div class="notice" role="status" tabindex="-1" data-notice><p>${text}</p></div>`
+
+/** One field's error message, announced with the field. */
+const fieldError = (id: string, message: string | undefined): Html =>
+  message === undefined ? html`` : html`<p class="field-error" id="${id}-error"><span class="visually-hidden">Error: </span>${message}</p>`
+
+const describedBy = (id: string, hint: boolean, error: string | undefined): Html => {
+  const ids = [hint ? `${id}-hint` : null, error !== undefined ? `${id}-error` : null].filter((x) => x !== null)
+  return html`${ids.length > 0 ? html` aria-describedby="${ids.join(" ")}"` : ""}${error !== undefined ? trusted(' aria-invalid="true"') : ""}`
+}
+
+interface FieldSpec {
+  readonly id: string
+  readonly name: string
+  readonly label: string
+  readonly type: "email" | "password" | "file"
+  readonly hint?: Interpolation
+  readonly error?: string | undefined
+  readonly value?: string
+  readonly attributes?: Html
+}
+
+const field = (spec: FieldSpec): Html => html`<div class="field${spec.error !== undefined ? " has-error" : ""}">
+<label for="${spec.id}">${spec.label}</label>
+${spec.hint === undefined ? "" : html`<p class="hint" id="${spec.id}-hint">${spec.hint}</p>`}
+${fieldError(spec.id, spec.error)}
+<input id="${spec.id}" name="${spec.name}" type="${spec.type}"${spec.value === undefined ? "" : html` value="${spec.value}"`}${describedBy(spec.id, spec.hint !== undefined, spec.error)} ${spec.attributes ?? ""}>
+</div>`
+
+/** The list of a form's errors at its top, linking to each field; focused on load so it is read first. */
+const errorSummary = (title: string, errors: ReadonlyArray<{ readonly field: string | null; readonly message: string }>): Html =>
+  errors.length === 0
+    ? html``
+    : html`<div class="error-summary" role="alert" tabindex="-1" autofocus data-error-summary>
+<h2>${title}</h2>
+<ul>${errors.map((e) => html`<li>${e.field === null ? e.message : html`<a href="#${e.field}">${e.message}</a>`}</li>`)}</ul>
+</div>`
+
+const installationPanel = (installationId: string, explanation: Interpolation): Html => html`<div class="installation">
+<p class="installation-label" id="installation-label">Installation id</p>
+<div class="installation-row">
+<code id="installation-id" aria-labelledby="installation-label">${installationId}</code>
+<button type="button" class="button subtle small" data-copy="installation-id" hidden>Copy</button>
+<span class="copy-status" data-copy-status aria-live="polite"></span>
+</div>
+<p class="hint">${explanation}</p>
+</div>`
+
+// ---- activation -----------------------------------------------------------------------------------
+
+/** The activation form's fields, for placing errors next to them. */
+export type ActivationField = "license" | "email" | "password" | "confirm"
+
+/** What the activation screen shows: the installation id, the form, and any errors per field. */
+export interface ActivationView {
+  readonly installationId: string
+  readonly csrf: string
+  readonly email: string
+  readonly errors: Partial<Record<ActivationField, string>>
+  /** Errors that belong to no field (e.g. the database is unavailable). */
+  readonly formError: string | undefined
+}
+
+const activationIds: Readonly<Record<ActivationField, string>> = {
+  license: "activate-license",
+  email: "activate-email",
+  password: "activate-password",
+  confirm: "activate-confirm"
+}
+
+/** The activation screen of a fresh Hub. */
+export const activation = (frame: Frame, view: ActivationView): Html => {
+  const fields: ReadonlyArray<ActivationField> = ["license", "email", "password", "confirm"]
+  const errors = [
+    ...(view.formError === undefined ? [] : [{ field: null, message: view.formError }]),
+    ...fields.flatMap((f) => (view.errors[f] === undefined ? [] : [{ field: activationIds[f], message: view.errors[f] }]))
+  ]
+  const hadErrors = errors.length > 0
+  return layout(
+    frame,
+    "activate",
+    hadErrors ? "Error: Activate this Hub" : "Activate this Hub",
+    html`<div class="narrow">
+<h1>Activate this Hub</h1>
+<p class="lead">Upload the license file you downloaded from the Customer Portal and create the admin account. The Hub verifies the file itself: no network connection is needed.</p>
+${errorSummary("The Hub could not be activated", errors)}
+<section class="card" aria-labelledby="installation-label">
+${installationPanel(
+  view.installationId,
+  "You need this id to request a license bound to this Hub, or an offline license, from the Customer Portal."
+)}
+</section>
+<form class="card form" method="post" action="/activate" enctype="multipart/form-data" novalidate>
+${csrfField(view.csrf)}
+<fieldset>
+<legend>License</legend>
+${field({
+  id: activationIds.license,
+  name: "license",
+  label: "License file (.lic)",
+  type: "file",
+  hint: hadErrors
+    ? "The .lic file from the Licenses page of the Customer Portal. For your security, choose the file again."
+    : "The .lic file from the Licenses page of the Customer Portal.",
+  error: view.errors.license,
+  attributes: html`accept=".lic,text/plain" required`
+})}
+</fieldset>
+<fieldset>
+<legend>Admin account</legend>
+${field({
+  id: activationIds.email,
+  name: "email",
+  label: "Admin email",
+  type: "email",
+  hint: "The email the license was issued to.",
+  error: view.errors.email,
+  value: view.email,
+  attributes: html`autocomplete="username" required maxlength="254" spellcheck="false"`
+})}
+${field({
+  id: activationIds.password,
+  name: "password",
+  label: "Password",
+  type: "password",
+  hint: "At least 12 characters, not containing the email's user name.",
+  error: view.errors.password,
+  attributes: html`autocomplete="new-password" required minlength="12" maxlength="1024"`
+})}
+${field({
+  id: activationIds.confirm,
+  name: "confirm",
+  label: "Confirm password",
+  type: "password",
+  error: view.errors.confirm,
+  attributes: html`autocomplete="new-password" required maxlength="1024"`
+})}
+</fieldset>
+<div class="actions"><button type="submit" class="button primary">Activate</button></div>
+</form>
+</div>`
+  )
+}
+
+// ---- sign-in --------------------------------------------------------------------------------------
+
+/** Notices shown after a redirect, by the key in `?notice=`: fixed sentences, so a link cannot make a page say anything else. */
+export const signInNotices = {
+  activated: "The Hub is activated. Sign in with the admin email and the password you just created.",
+  "already-activated": "This Hub is already activated. Sign in to manage its license.",
+  "signed-out": "You have signed out.",
+  expired: "Your session has expired. Sign in again."
+} as const
+
+/** What the sign-in page shows. */
+export interface SignInView {
+  readonly csrf: string
+  readonly email: string
+  readonly notice: string | undefined
+  readonly error: string | undefined
+}
+
+/** The sign-in page. */
+export const signIn = (frame: Frame, view: SignInView): Html =>
+  layout(
+    frame,
+    "sign-in",
+    view.error === undefined ? "Sign in" : "Error: Sign in",
+    html`<div class="narrow">
+<h1>Sign in</h1>
+${view.notice === undefined ? "" : notice(view.notice)}
+${errorSummary("You could not be signed in", view.error === undefined ? [] : [{ field: "sign-in-email", message: view.error }])}
+<form class="card form" method="post" action="/sign-in" novalidate>
+${csrfField(view.csrf)}
+${field({
+  id: "sign-in-email",
+  name: "email",
+  label: "Admin email",
+  type: "email",
+  value: view.email,
+  attributes: html`autocomplete="username" required maxlength="254" spellcheck="false"${view.error === undefined ? "" : trusted(' aria-invalid="true"')}`
+})}
+${field({
+  id: "sign-in-password",
+  name: "password",
+  label: "Password",
+  type: "password",
+  attributes: html`autocomplete="current-password" required maxlength="1024"`
+})}
+<div class="actions"><button type="submit" class="button primary">Sign in</button></div>
+</form>
+</div>`
+  )
+
+// ---- dashboard and License page -------------------------------------------------------------------
+
+/** The evaluation instant: the later of the clock and the highest time seen, as the caps are evaluated. */
+export const evaluationNow = (summary: LicenseSummary): number => Math.max(summary.clock.now, summary.clock.highWater)
+
+const bannerOrder: ReadonlyArray<Cap.CapState> = ["limited", "grace", "expiring"]
+
+/** A banner per cap that is expiring, in grace or limited; the most pressing first. */
+const bannerList = (summary: LicenseSummary, page: "dashboard" | "license"): Html => {
+  const now = evaluationNow(summary)
+  const banners = Cap.all
+    .flatMap((cap) => {
+      const b = F.banner(summary.caps[cap], summary.validation, now)
+      return b === undefined ? [] : [b]
+    })
+    .sort((a, b) => bannerOrder.indexOf(summary.caps[a.cap].state) - bannerOrder.indexOf(summary.caps[b.cap].state))
+  return html`<div class="banners" data-live="banners">${banners.map(
+    (b) => html`<div class="banner banner-${b.tone}" role="${b.tone === "danger" ? "alert" : "status"}" data-banner="${b.cap}">
+<p class="banner-title">${badge(null, summary.caps[b.cap].state)} ${b.title}</p>
+<p>${b.detail} <a href="/license#cap-${b.cap}">${page === "dashboard" ? "Open the License page" : `See ${F.capHeading(b.cap)} below`}</a></p>
+</div>`
+  )}</div>`
+}
+
+const trialNote = (summary: LicenseSummary): Html =>
+  summary.license?.type === "trial"
+    ? html`<div class="trial-note" data-trial>
+<p><span class="badge badge-trial">Trial</span> This Hub runs on a trial license. A trial license is not intended for high-risk or business-critical production use: switch to a production license before relying on Exekra in production.</p>
+</div>`
+    : html``
+
+/** The usage bar, scaled to the most that may be used (or is used, when over the limit). */
+const usageBar = (status: CapStatus): Html => {
+  const scale = Math.max(status.ceiling, status.used, status.limit, 1)
+  const pct = (n: number) => ((Math.max(0, n) / scale) * 100).toFixed(2)
+  return html`<svg class="usage-bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false" data-cap="${status.cap}" data-field="bar" data-limit="${status.limit}" data-ceiling="${status.ceiling}">
+<rect class="bar-track" x="0" y="0" width="100" height="10"/>
+<rect class="bar-fill" x="0" y="0" width="${pct(Math.min(status.used, status.limit))}" height="10"/>
+<rect class="bar-overage" x="${pct(status.limit)}" y="0" width="${pct(Math.min(status.used, status.ceiling) - status.limit)}" height="10"/>
+<rect class="bar-over" x="${pct(status.ceiling)}" y="0" width="${pct(status.used - status.ceiling)}" height="10"/>
+${status.ceiling > status.limit ? html`<line class="bar-limit" x1="${pct(status.limit)}" x2="${pct(status.limit)}" y1="0" y2="10"/>` : ""}
+</svg>`
+}
+
+const usage = (status: CapStatus): Html => html`<div class="usage">
+${usageBar(status)}
+<p class="usage-text"><span class="usage-numbers"><strong data-cap="${status.cap}" data-field="used">${status.used}</strong> of <span data-cap="${status.cap}" data-field="limit">${status.limit}</span></span> ${Cap.unitNames[status.cap].many} in use<span class="over-limit" data-cap="${status.cap}" data-field="over"${status.overLimit ? "" : trusted(" hidden")}>, over limit</span></p>
+${status.overage > 0 && !status.overLimit
+  ? html`<p class="hint">${status.overage} above the limit, in the overage the license allows (up to ${status.ceiling}).</p>`
+  : status.overLimit
+    ? html`<p class="hint">No new ${Cap.unitNames[status.cap].many} can be added until usage falls below ${status.limit}. ${Cap.releaseVerb[status.cap]}, or renew with a higher limit.</p>`
+    : status.ceiling > status.limit
+      ? html`<p class="hint">The license allows overage up to ${status.ceiling}.</p>`
+      : ""}
+</div>`
+
+const expiryText = (status: CapStatus, now: number): string => {
+  if (status.expiresAt === null) return "Not included in this license"
+  return status.expiresAt <= now ? `Expired on ${F.dateAndDays(status.expiresAt, now)}` : F.dateAndDays(status.expiresAt, now)
+}
+
+const graceText = (status: CapStatus, validation: ValidationPosture | null, now: number): string => {
+  if (status.state === "limited") return `Ended: ${F.graceCause(status, validation, now)}.`
+  if (status.grace === null) return "Not in grace"
+  return `Ends ${F.dateAndDays(status.grace.endsAt, now)}, because ${F.graceCause(status, validation, now)}.`
+}
+
+/** One cap on the dashboard: state, usage and expiry, linking to its card on the License page. */
+const capTile = (status: CapStatus, now: number): Html => html`<section class="card cap-tile" aria-labelledby="tile-${status.cap}-title" data-live="tile-${status.cap}">
+<header class="card-header"><h3 id="tile-${status.cap}-title">${F.capHeading(status.cap)}</h3>${badge(status.cap, status.state)}</header>
+${usage(status)}
+<p class="tile-expiry">${status.expiresAt === null ? "Not included in this license." : html`Expires ${F.dateAndDays(status.expiresAt, now)}.`}</p>
+<p><a href="/license#cap-${status.cap}">Details on the License page</a></p>
+</section>`
+
+const licensee = (summary: LicenseSummary): Html =>
+  summary.license === null
+    ? html``
+    : html`<p class="licensee">Licensed to <strong data-licensee>${summary.license.issuedTo.name}</strong> (${summary.license.issuedTo.email}) · license <code>${summary.license.licenseId}</code></p>`
+
+/** The dashboard: banners, the trial note, and a tile per cap. */
+export const dashboard = (frame: Frame, summary: LicenseSummary): Html => {
+  const now = evaluationNow(summary)
+  return layout(
+    frame,
+    "dashboard",
+    "Dashboard",
+    html`<div class="page-header">
+<h1>Dashboard</h1>
+${licensee(summary)}
+</div>
+${trialNote(summary)}
+${bannerList(summary, "dashboard")}
+<h2 class="section-title">Capacity</h2>
+<div class="tiles">${Cap.all.map((cap) => capTile(summary.caps[cap], now))}</div>
+<p class="more-links"><a class="button secondary" href="/license">Open the License page</a> <a class="button subtle" href="/timeline">See how the license plays out over time</a></p>`,
+    { live: true }
+  )
+}
+
+/** Notices of the License page after an action, by `?notice=`. */
+export type LicenseNotice = "renewed" | "staged" | "unchanged" | "released" | "deactivated" | "not-found"
+
+const licenseNoticeText = (key: LicenseNotice, cap: Cap.Cap | undefined, summary: LicenseSummary): string => {
+  const one = cap === undefined ? "principal" : Cap.unitNames[cap].one
+  switch (key) {
+    case "renewed":
+      return "The new license is installed and applies now. Every Runner, seat, user and audit record is kept."
+    case "staged":
+      return summary.pending === null
+        ? "The license is stored and takes over at its start date."
+        : `The license is stored and takes over on ${F.dateAndDays(summary.pending.notBefore, evaluationNow(summary))}.`
+    case "unchanged":
+      return "This license file is already installed; nothing changed."
+    case "released":
+      return `The ${one} was released: its record is deleted and its slot is free.`
+    case "deactivated":
+      return `The ${one} was deactivated: its record is kept and its slot is free.`
+    case "not-found":
+      return `That ${one} no longer exists; the list below is current.`
+  }
+}
+
+const dl = (rows: ReadonlyArray<readonly [string, Interpolation]>): Html =>
+  html`<dl class="facts">${rows.map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>`
+
+const licenseFacts = (summary: LicenseSummary): Html => {
+  const license = summary.license
+  const now = evaluationNow(summary)
+  if (license === null) return html`<p>No license is installed.</p>`
+  return dl([
+    ["License id", html`<code>${license.licenseId}</code>`],
+    ["Type", license.type === "trial" ? html`<span class="badge badge-trial">Trial</span>` : "Production"],
+    ["Licensee", html`<span data-licensee>${license.issuedTo.name}</span> (${license.issuedTo.email})`],
+    [
+      "Installation id",
+      html`<code>${summary.installationId}</code> ${license.installationId === null ? html`<span class="hint-inline">(bound at activation)</span>` : html`<span class="hint-inline">(bound by the license)</span>`}`
+    ],
+    ["Issued", F.dateAndDays(license.issuedAt, now)],
+    ["Fingerprint", html`<code title="SHA-256 of the installed file">${license.fingerprint.slice(0, 16)}</code>`],
+    ...(summary.pending === null
+      ? []
+      : [["Next license", `${summary.pending.licenseId} takes over on ${F.dateAndDays(summary.pending.notBefore, now)}`] as const])
+  ])
+}
+
+const validationFacts = (summary: LicenseSummary): Html => {
+  const v = summary.validation
+  const now = evaluationNow(summary)
+  if (v === null) return html`<p>No license is installed, so nothing is validated.</p>`
+  return dl([
+    ["Validation", v.required ? "Required: if the Portal stays unreachable, grace and then limits follow." : "Optional: pings are informational only."],
+    ["Customer Portal", v.portalUrl === null ? "None configured: no validation pings are sent." : html`<code>${v.portalUrl}</code>, every ${v.intervalHours} hours`],
+    ["Last success", v.lastSuccessAt === null ? "Never" : F.dateTimeAndRelative(v.lastSuccessAt, now)],
+    ["Last error", v.lastError === null ? "None" : html`${v.lastError}${v.failingSince === null ? "" : html` <span class="hint-inline">(failing since ${F.dateTimeAndRelative(v.failingSince, now)})</span>`}`],
+    ["Next ping", v.nextAttemptAt === null ? "None scheduled" : F.dateTimeAndRelative(v.nextAttemptAt, now)],
+    ["Portal answer", F.portalAnswer(v.lastStatus)]
+  ])
+}
+
+const clockNote = (summary: LicenseSummary): Html =>
+  // Seconds of drift between a read and the high-water mark are normal; a minute or more means the clock moved back.
+  summary.clock.skewMs >= 60_000
+    ? html`<div class="notice notice-info" role="status"><p>Clock moved back: the system clock is ${F.duration(summary.clock.skewMs)} behind the latest time this Hub has seen. Licenses are evaluated at the later time, so nothing lasts longer; check the server's time settings.</p></div>`
+    : html``
+
+/** A cap's diagram, with its current state highlighted. */
+const diagramFigure = (status: CapStatus, svg: string): Html => html`<details class="diagram-details" open>
+<summary>State diagram</summary>
+<figure class="diagram" data-cap="${status.cap}" data-field="diagram" data-state="${status.state}">
+${trusted(svg)}
+<figcaption>Drawn from the cap machine this Hub runs. The highlighted state is the current one, <strong data-cap="${status.cap}" data-field="state-label">${F.stateLabels[status.state]}</strong>, with the transitions out of it.</figcaption>
+</figure>
+</details>`
+
+const capCard = (status: CapStatus, validation: ValidationPosture | null, now: number, svg: string): Html => html`<section class="card cap-card" id="cap-${status.cap}" aria-labelledby="cap-${status.cap}-title" data-live="cap-${status.cap}">
+<header class="card-header"><h3 id="cap-${status.cap}-title">${F.capHeading(status.cap)}</h3>${badge(status.cap, status.state)}</header>
+<p class="state-sentence">${F.stateSentence(status)}</p>
+<div class="cap-body">
+${usage(status)}
+${dl([
+  ["Expires", expiryText(status, now)],
+  ["Grace", graceText(status, validation, now)],
+  ...(status.limitedSince === null ? [] : [["Limited since", F.dateAndDays(status.limitedSince, now)] as const]),
+  ["Next change", status.nextChangeAt === null ? "None due" : F.dateAndDays(status.nextChangeAt, now)]
+])}
+</div>
+${diagramFigure(status, svg)}
+</section>`
+
+const principalRow = (principal: LicenseStore.Principal, csrf: string, now: number): Html => {
+  const base = `/caps/${principal.cap}/principals/${encodeURIComponent(principal.id)}`
+  const button = (action: "release" | "deactivate", label: string, style: string) =>
+    html`<form method="post" action="${base}/${action}" data-enhance>${csrfField(csrf)}<button type="submit" class="button small ${style}">${label}<span class="visually-hidden"> ${principal.id}</span></button></form>`
+  return html`<tr data-principal="${principal.id}">
+<td><code>${principal.id}</code></td>
+<td>${principal.name ?? html`<span class="muted">—</span>`}</td>
+<td>${principal.status === "active" ? "Active" : html`<span class="muted">Deactivated</span>`}</td>
+<td>${F.dateAndDays(principal.admittedAt, now)}</td>
+<td class="row-actions">${principal.status === "active" ? button("deactivate", "Deactivate", "secondary") : ""}${button("release", "Release", "danger")}</td>
+</tr>`
+}
+
+const principalTable = (status: CapStatus, principals: ReadonlyArray<LicenseStore.Principal>, csrf: string, now: number): Html => {
+  const many = Cap.unitNames[status.cap].many
+  return html`<section class="card principals" id="principals-${status.cap}" aria-labelledby="principals-${status.cap}-title" data-live="principals-${status.cap}">
+<header class="card-header"><h3 id="principals-${status.cap}-title">${F.capHeading(status.cap)}</h3><span class="count">${status.used} of ${status.limit} in use</span></header>
+${principals.length === 0
+  ? html`<p class="muted">No ${many} yet.</p>`
+  : html`<div class="table-scroll"><table>
+<caption class="visually-hidden">${F.capHeading(status.cap)}</caption>
+<thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Admitted</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>${principals.map((p) => principalRow(p, csrf, now))}</tbody>
+</table></div>`}
+</section>`
+}
+
+/** What the License page shows beyond the summary. */
+export interface LicenseView {
+  readonly summary: LicenseSummary
+  readonly principals: Readonly<Record<Cap.Cap, ReadonlyArray<LicenseStore.Principal>>>
+  /** Each cap's diagram, embeddable, with its state highlighted. */
+  readonly diagrams: Readonly<Record<Cap.Cap, string>>
+  readonly notice: { readonly key: LicenseNotice; readonly cap: Cap.Cap | undefined } | undefined
+  /** The renewal upload's error, shown next to its file input. */
+  readonly renewalError: string | undefined
+}
+
+/** The License page: the license, its validation posture, a card per cap, renewal, principals and usage export. */
+export const licensePage = (frame: Frame, view: LicenseView): Html => {
+  const { summary } = view
+  const now = evaluationNow(summary)
+  const csrf = frame.session?.csrf ?? ""
+  return layout(
+    frame,
+    "license",
+    view.renewalError === undefined ? "License" : "Error: License",
+    html`<div class="page-header">
+<h1>License</h1>
+${licensee(summary)}
+</div>
+${view.notice === undefined ? "" : notice(licenseNoticeText(view.notice.key, view.notice.cap, summary))}
+${errorSummary("The license file was not installed", view.renewalError === undefined ? [] : [{ field: "renewal-license", message: view.renewalError }])}
+${trialNote(summary)}
+${bannerList(summary, "license")}
+${clockNote(summary)}
+<div class="two-columns">
+<section class="card" aria-labelledby="license-facts-title" data-live="license-facts">
+<h2 id="license-facts-title">This license</h2>
+${licenseFacts(summary)}
+</section>
+<section class="card" aria-labelledby="validation-title" data-live="validation">
+<h2 id="validation-title">Validation</h2>
+${validationFacts(summary)}
+</section>
+</div>
+<h2 class="section-title">Capacity</h2>
+${Cap.all.map((cap) => capCard(summary.caps[cap], summary.validation, now, view.diagrams[cap]))}
+<section class="card" id="renew" aria-labelledby="renew-title">
+<h2 id="renew-title">Renew or replace the license</h2>
+<p>Upload the new license file from the Customer Portal. It applies at once, without a restart, and every Runner, seat, user and audit record is kept. A file that is valid only from a later date is stored and takes over then.</p>
+<form class="form" method="post" action="/license" enctype="multipart/form-data" novalidate data-enhance>
+${csrfField(csrf)}
+${field({
+  id: "renewal-license",
+  name: "license",
+  label: "License file (.lic)",
+  type: "file",
+  hint: "The newest .lic file from the Licenses page of the Customer Portal.",
+  error: view.renewalError,
+  attributes: html`accept=".lic,text/plain" required`
+})}
+<div class="actions"><button type="submit" class="button primary">Upload and apply</button></div>
+</form>
+</section>
+<h2 class="section-title" id="principals">Runners, seats and users</h2>
+<p class="section-lead">Release deletes a record and frees its slot. Deactivate keeps the record and frees the slot; the same id can be admitted again later.</p>
+<div class="principal-grid">${Cap.all.map((cap) => principalTable(summary.caps[cap], view.principals[cap], csrf, now))}</div>
+<section class="card" aria-labelledby="usage-title">
+<h2 id="usage-title">Usage history</h2>
+<p>Each cap's daily peak usage, for a true-up with your account manager.</p>
+<p><a class="button secondary" href="/api/usage?format=csv" download>Download usage history (CSV)</a> <a class="button subtle" href="/timeline">See how the license plays out over time</a></p>
+</section>`,
+    { live: true }
+  )
+}
+
+// ---- timeline -------------------------------------------------------------------------------------
+
+/** What the timeline page shows. */
+export interface TimelineView {
+  readonly timeline: Timeline | null
+  /** The chart from the machines package. */
+  readonly svg: string | null
+  readonly portalDownFrom: string
+  readonly portalDownError: string | undefined
+  readonly validationRequired: boolean
+}
+
+/** The timeline of the installed license, with a "what if the Portal were unreachable" control. */
+export const timelinePage = (frame: Frame, view: TimelineView): Html => {
+  const timeline = view.timeline
+  return layout(
+    frame,
+    "timeline",
+    view.portalDownError === undefined ? "Timeline" : "Error: Timeline",
+    html`<div class="page-header">
+<h1>Timeline</h1>
+<p class="lead">How each cap of the installed license moves through its states over time, computed by the same cap machine the Hub runs.</p>
+</div>
+${errorSummary("The date could not be used", view.portalDownError === undefined ? [] : [{ field: "portal-down-from", message: view.portalDownError }])}
+<form class="card form inline-form" method="get" action="/timeline">
+<div class="field${view.portalDownError === undefined ? "" : " has-error"}">
+<label for="portal-down-from">What if the Customer Portal were unreachable from…</label>
+<p class="hint" id="portal-down-from-hint">${view.validationRequired
+  ? "This license requires validation: an unreachable Portal leads to grace and then to limits."
+  : "This license does not require validation, so an unreachable Portal changes nothing; the chart shows that too."}</p>
+${fieldError("portal-down-from", view.portalDownError)}
+<div class="inline-row">
+<input id="portal-down-from" name="portalDownFrom" type="date" value="${view.portalDownFrom}"${describedBy("portal-down-from", true, view.portalDownError)}>
+<button type="submit" class="button primary">Show</button>
+${view.portalDownFrom === "" ? "" : html`<a class="button subtle" href="/timeline">Portal always reachable</a>`}
+</div>
+</div>
+</form>
+${timeline === null || view.svg === null
+  ? html`<p>No license is installed.</p>`
+  : html`<section class="card" aria-labelledby="chart-title">
+<h2 id="chart-title">From ${F.date(timeline.from)} to ${F.date(timeline.to)}${timeline.portalDownFrom === null ? "" : `, Portal unreachable from ${F.date(timeline.portalDownFrom)}`}</h2>
+<div class="timeline-chart">${trusted(view.svg)}</div>
+<ul class="legend">${Cap.states.map((s) => html`<li>${badge(null, s)} ${stateMeanings[s]}</li>`)}</ul>
+</section>
+<section class="card" aria-labelledby="changes-title">
+<h2 id="changes-title">Changes</h2>
+<div class="table-scroll"><table>
+<thead><tr><th scope="col">Date</th><th scope="col">Cap</th><th scope="col">Change</th><th scope="col">Why</th></tr></thead>
+<tbody>${transitions(timeline).map(
+  (t) => html`<tr><td>${F.date(t.at)}</td><td>${F.capHeading(t.cap)}</td><td>${t.previous === null ? "starts" : badge(null, t.previous)} → ${badge(null, t.state)}</td><td>${t.reason.replaceAll("-", " ")}</td></tr>`
+)}</tbody>
+</table></div>
+</section>`}`
+  )
+}
+
+// ---- errors ---------------------------------------------------------------------------------------
+
+/** A page that explains a refusal or failure and offers a way on. */
+export const errorPage = (frame: Frame, title: string, message: string, next: { readonly href: string; readonly label: string }): Html =>
+  layout(
+    frame,
+    "error",
+    title,
+    html`<div class="narrow">
+<h1>${title}</h1>
+<div class="error-summary" role="alert" tabindex="-1" autofocus><p>${message}</p></div>
+<p><a class="button primary" href="${next.href}">${next.label}</a></p>
+</div>`
+  )

@@ -1,0 +1,295 @@
+// The pages over HTTP without a browser: the escaping template helper, redirects, security headers, CSRF and escaped licensee names.
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Cap } from "@exekra/core"
+import { capMachine, describeMachine } from "@exekra/machines"
+import * as Csrf from "@exekra/server/pages/Csrf"
+import { html, join, trusted } from "@exekra/server/pages/Html"
+import * as Pages from "@exekra/server/pages/Pages"
+import { activate, apiToken, currentLicense, EMAIL, PASSWORD, startHub, type TestHub } from "./browser/hub.js"
+
+describe("html template helper", () => {
+  it("escapes every interpolation: a licensee named <script> is text", () => {
+    const name = `<script>alert(1)</script>`
+    expect(html`<p>${name}</p>`.value).toBe("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>")
+  })
+
+  it("escapes quotes, so a value cannot leave its attribute", () => {
+    expect(html`<a title="${`" onmouseover="alert(1)`}">x</a>`.value).toBe('<a title="&quot; onmouseover=&quot;alert(1)">x</a>')
+    expect(html`<a title='${"' x='y"}'>x</a>`.value).toBe("<a title='&#39; x=&#39;y'>x</a>")
+  })
+
+  it("keeps nested markup and trusted markup, renders lists, and drops null, undefined and booleans", () => {
+    const items = ["a&b", "<c>"].map((s) => html`<li>${s}</li>`)
+    expect(html`<ul>${items}</ul>${null}${undefined}${false}${true}${0}`.value).toBe("<ul><li>a&amp;b</li><li>&lt;c&gt;</li></ul>0")
+    expect(html`${trusted("<svg></svg>")}`.value).toBe("<svg></svg>")
+    expect(join(["<x>", html`<y/>`], ", ").value).toBe("&lt;x&gt;, <y/>")
+  })
+})
+
+describe("CSRF tokens", () => {
+  it("derives a stable per-session token that differs between sessions", () => {
+    expect(Csrf.forSession("a")).toBe(Csrf.forSession("a"))
+    expect(Csrf.forSession("a")).not.toBe(Csrf.forSession("b"))
+    expect(Csrf.forSession("a")).not.toContain("a".repeat(3))
+  })
+
+  it("matches only equal, present tokens", () => {
+    const token = Csrf.newToken()
+    expect(Csrf.matches(token, token)).toBe(true)
+    expect(Csrf.matches(token, `${token}x`)).toBe(false)
+    expect(Csrf.matches(token, undefined)).toBe(false)
+    expect(Csrf.matches(undefined, token)).toBe(false)
+    expect(Csrf.matches("", "")).toBe(false)
+  })
+})
+
+/** A cookie jar of one: the cookies a response set, as a Cookie header. */
+const cookiesOf = (response: Response): string =>
+  response.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0]!)
+    .join("; ")
+
+const hiddenToken = (page: string): string => {
+  const match = /name="csrf" value="([^"]+)"/.exec(page)
+  if (match === null) throw new Error("no CSRF field on the page")
+  return match[1]!
+}
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields)
+
+describe("pages on a fresh Hub", () => {
+  let hub: TestHub
+  beforeAll(async () => {
+    hub = await startHub()
+  })
+  afterAll(() => hub.close())
+
+  it("/ redirects to the activation screen, which shows the installation id with strict security headers", async () => {
+    const home = await fetch(`${hub.url}/`, { redirect: "manual" })
+    expect(home.status).toBe(303)
+    expect(home.headers.get("location")).toBe("/activate")
+    const page = await fetch(`${hub.url}/activate`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8")
+    expect(page.headers.get("content-security-policy")).toBe(Pages.contentSecurityPolicy)
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff")
+    expect(page.headers.get("cache-control")).toBe("no-store")
+    const cookie = page.headers.getSetCookie().find((c) => c.startsWith(`${Csrf.cookieName}=`))
+    expect(cookie).toMatch(/HttpOnly/i)
+    expect(cookie).toMatch(/SameSite=Strict/i)
+    const body = await page.text()
+    expect(body).toContain(hub.installationId)
+    // No inline script, style element or style attribute anywhere: the CSP would block them.
+    expect(body).not.toMatch(/<script(?![^>]*\bsrc=)/)
+    expect(body).not.toMatch(/<style|\sstyle=/)
+  })
+
+  it("refuses an activation post without the form token, or with another, with 403 and changes nothing", async () => {
+    const page = await fetch(`${hub.url}/activate`)
+    const cookie = cookiesOf(page)
+    const token = hiddenToken(await page.text())
+    const post = (headers: Record<string, string>, csrf: string | undefined) => {
+      const body = new FormData()
+      body.append("license", new Blob([currentLicense()]), "acme.lic")
+      body.append("email", EMAIL)
+      body.append("password", PASSWORD)
+      body.append("confirm", PASSWORD)
+      if (csrf !== undefined) body.append("csrf", csrf)
+      return fetch(`${hub.url}/activate`, { method: "POST", body, headers, redirect: "manual" })
+    }
+    const missing = await post({ cookie }, undefined)
+    expect(missing.status).toBe(403)
+    expect(await missing.text()).toContain("This form has expired")
+    expect((await post({ cookie }, Csrf.newToken())).status).toBe(403)
+    // A token without its cookie is what a forged cross-site post looks like.
+    expect((await post({}, token)).status).toBe(403)
+    const status = (await (await fetch(`${hub.url}/api/activation`)).json()) as { activated: boolean }
+    expect(status.activated).toBe(false)
+  })
+
+  it("serves the stylesheet and script with their types, immutable when versioned", async () => {
+    const page = await (await fetch(`${hub.url}/activate`)).text()
+    const css = /href="(\/assets\/app\.css\?v=[0-9a-f]+)"/.exec(page)?.[1]
+    const js = /src="(\/assets\/app\.js\?v=[0-9a-f]+)"/.exec(page)?.[1]
+    expect(css).toBeDefined()
+    expect(js).toBeDefined()
+    const cssResponse = await fetch(`${hub.url}${css}`)
+    expect(cssResponse.headers.get("content-type")).toBe("text/css; charset=utf-8")
+    expect(cssResponse.headers.get("cache-control")).toContain("immutable")
+    expect(await cssResponse.text()).toContain(".badge")
+    const jsResponse = await fetch(`${hub.url}${js}`)
+    expect(jsResponse.headers.get("content-type")).toBe("text/javascript; charset=utf-8")
+    expect(await jsResponse.text()).toContain("EventSource")
+  })
+})
+
+describe("pages of an activated Hub", () => {
+  let hub: TestHub
+  const licensee = `<script>alert(1)</script>`
+  beforeAll(async () => {
+    hub = await startHub()
+    await activate(hub, currentLicense({ issuedTo: { name: licensee, email: EMAIL } }))
+  })
+  afterAll(() => hub.close())
+
+  /** Sign in through the page form; returns the session cookie. */
+  const signIn = async (): Promise<string> => {
+    const page = await fetch(`${hub.url}/sign-in`)
+    const preSession = cookiesOf(page)
+    const response = await fetch(`${hub.url}/sign-in`, {
+      method: "POST",
+      headers: { cookie: preSession },
+      body: form({ email: EMAIL, password: PASSWORD, csrf: hiddenToken(await page.text()) }),
+      redirect: "manual"
+    })
+    expect(response.status).toBe(303)
+    expect(response.headers.get("location")).toBe("/")
+    const session = response.headers.getSetCookie().find((c) => c.startsWith("exekra_session="))
+    expect(session).toMatch(/HttpOnly/i)
+    expect(session).toMatch(/SameSite=Strict/i)
+    return cookiesOf(response)
+  }
+
+  it("sends signed-out visitors to sign-in, and /activate to the Hub", async () => {
+    for (const path of ["/", "/license", "/timeline"]) {
+      const response = await fetch(`${hub.url}${path}`, { redirect: "manual" })
+      expect(response.headers.get("location")).toBe("/sign-in")
+    }
+    expect((await fetch(`${hub.url}/activate`, { redirect: "manual" })).headers.get("location")).toBe("/")
+  })
+
+  it("shows a licensee named <script> as text on the dashboard and the License page", async () => {
+    const cookie = await signIn()
+    for (const path of ["/", "/license"]) {
+      const page = await (await fetch(`${hub.url}${path}`, { headers: { cookie } })).text()
+      expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;")
+      expect(page).not.toContain(licensee)
+    }
+  })
+
+  it("draws each cap's diagram with its state marked, unique ids, and no style attributes or event handlers", async () => {
+    const cookie = await signIn()
+    const page = await (await fetch(`${hub.url}/license`, { headers: { cookie } })).text()
+    const model = describeMachine(capMachine)
+    for (const cap of Cap.all) {
+      expect(page).toContain(`data-cap="${cap}" data-field="diagram" data-state="active"`)
+      expect(page).toMatch(new RegExp(`id="${cap}-node\\d+" class="node current" data-state="active"`))
+      // Every state and transition of the machine is drawn, whatever the page did to the markup.
+      expect(page.match(new RegExp(`id="${cap}-node\\d+" class="node[^"]*" data-state=`, "g"))).toHaveLength(model.states.length)
+      expect(page.match(new RegExp(`id="${cap}-edge\\d+" class="edge" data-from=`, "g"))).toHaveLength(model.edges.length)
+    }
+    const ids = [...page.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1])
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(page).not.toMatch(/\sstyle=|\son[a-z]+=/i)
+  })
+
+  it("refuses posts without the session's form token with 403, and accepts them with it", async () => {
+    const cookie = await signIn()
+    const token = await apiToken(hub)
+    await fetch(`${hub.url}/api/caps/unattended/principals`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ id: "runner@one" })
+    })
+    const page = await (await fetch(`${hub.url}/license`, { headers: { cookie } })).text()
+    const csrf = hiddenToken(page)
+    const action = `${hub.url}/caps/unattended/principals/${encodeURIComponent("runner@one")}/deactivate`
+    const post = (fields: Record<string, string>) => fetch(action, { method: "POST", headers: { cookie }, body: form(fields), redirect: "manual" })
+    expect((await post({})).status).toBe(403)
+    expect((await post({ csrf: Csrf.newToken() })).status).toBe(403)
+    // Another session's token is refused too.
+    expect((await post({ csrf: Csrf.forSession("another session") })).status).toBe(403)
+    const ok = await post({ csrf })
+    expect(ok.status).toBe(303)
+    expect(ok.headers.get("location")).toBe("/license?notice=deactivated&cap=unattended#principals-unattended")
+    const principals = (await (
+      await fetch(`${hub.url}/api/caps/unattended/principals`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { principals: ReadonlyArray<{ id: string; status: string }> }
+    expect(principals.principals).toEqual([expect.objectContaining({ id: "runner@one", status: "deactivated" })])
+  })
+
+  it("sends a second activation to sign-in, as the API's ALREADY_ACTIVATED", async () => {
+    const page = await fetch(`${hub.url}/sign-in`)
+    const body = new FormData()
+    body.append("license", new Blob([currentLicense()]), "acme.lic")
+    body.append("email", EMAIL)
+    body.append("password", PASSWORD)
+    body.append("confirm", PASSWORD)
+    body.append("csrf", hiddenToken(await page.text()))
+    const response = await fetch(`${hub.url}/activate`, { method: "POST", body, headers: { cookie: cookiesOf(page) }, redirect: "manual" })
+    expect(response.status).toBe(303)
+    expect(response.headers.get("location")).toBe("/sign-in?notice=already-activated")
+  })
+
+  it("links the usage history export, which the session cookie downloads as CSV", async () => {
+    const cookie = await signIn()
+    const page = await (await fetch(`${hub.url}/license`, { headers: { cookie } })).text()
+    expect(page).toContain('href="/api/usage?format=csv"')
+    const csv = await fetch(`${hub.url}/api/usage?format=csv`, { headers: { cookie } })
+    expect(csv.status).toBe(200)
+    expect(csv.headers.get("content-type")).toContain("text/csv")
+    expect(await csv.text()).toMatch(/^day,cap,peak\r\n/)
+  })
+
+  it("signs out only with the token, ending the session", async () => {
+    const cookie = await signIn()
+    const refused = await fetch(`${hub.url}/sign-out`, { method: "POST", headers: { cookie }, body: form({}), redirect: "manual" })
+    expect(refused.status).toBe(403)
+    const csrf = hiddenToken(await (await fetch(`${hub.url}/`, { headers: { cookie } })).text())
+    const out = await fetch(`${hub.url}/sign-out`, { method: "POST", headers: { cookie }, body: form({ csrf }), redirect: "manual" })
+    expect(out.headers.get("location")).toBe("/sign-in?notice=signed-out")
+    const after = await fetch(`${hub.url}/license`, { headers: { cookie }, redirect: "manual" })
+    expect(after.headers.get("location")).toBe("/sign-in?notice=expired")
+  })
+
+  it("answers the timeline with the chart, and refuses a malformed date next to its field", async () => {
+    const cookie = await signIn()
+    const page = await fetch(`${hub.url}/timeline?portalDownFrom=2027-02-01`, { headers: { cookie } })
+    expect(page.status).toBe(200)
+    const body = await page.text()
+    expect(body).toContain("<svg")
+    expect(body).toContain("Portal unreachable from 1 February 2027")
+    const bad = await fetch(`${hub.url}/timeline?portalDownFrom=tomorrow`, { headers: { cookie } })
+    expect(bad.status).toBe(400)
+    expect(await bad.text()).toContain('id="portal-down-from-error"')
+  })
+})
+
+describe("settings", () => {
+  it("follow the Hub's HTTP settings: with secure cookies, the form cookie is Secure", async () => {
+    const hub = await startHub({ secureCookies: true })
+    try {
+      const page = await fetch(`${hub.url}/activate`)
+      expect(page.headers.getSetCookie().find((c) => c.startsWith(`${Csrf.cookieName}=`))).toMatch(/;\s*Secure/i)
+    } finally {
+      await hub.close()
+    }
+  })
+})
+
+describe("sign-in limits", () => {
+  let hub: TestHub
+  beforeAll(async () => {
+    hub = await startHub()
+    await activate(hub, currentLicense())
+  })
+  afterAll(() => hub.close())
+
+  it("says what is wrong, and after too many attempts how long to wait (429, Retry-After)", async () => {
+    const page = await fetch(`${hub.url}/sign-in`)
+    const cookie = cookiesOf(page)
+    const csrf = hiddenToken(await page.text())
+    const attempt = () => fetch(`${hub.url}/sign-in`, { method: "POST", headers: { cookie }, body: form({ email: EMAIL, password: "wrong password!", csrf }) })
+    const first = await attempt()
+    expect(first.status).toBe(401)
+    const wrong = await first.text()
+    expect(wrong).toContain("The email or password is wrong.")
+    expect(wrong).toContain(`value="${EMAIL}"`)
+    for (let i = 0; i < 4; i++) await attempt()
+    const locked = await attempt()
+    expect(locked.status).toBe(429)
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0)
+    expect(await locked.text()).toContain("Too many sign-in attempts from this address.")
+  })
+})
