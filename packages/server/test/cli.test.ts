@@ -12,7 +12,8 @@ beforeAll(async () => {
   expect(keygen.code).toBe(0)
 })
 
-describe("exekra-license", () => {
+// Each case spawns Node processes (about 1.5 s each on a loaded 2-core machine), so cases get room.
+describe("exekra-license", { timeout: 120_000 }, () => {
   it("keygen writes PKCS#8 and SPKI PEM files, the private one with mode 0600, and prints the key id", async () => {
     expect(readFileSync(join(dir, "keys/private.key"), "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/)
     expect(readFileSync(join(dir, "keys/public.key"), "utf8")).toMatch(/^-----BEGIN PUBLIC KEY-----\n/)
@@ -98,22 +99,26 @@ describe("exekra-license", () => {
   })
 
   it("refuses incomplete or invalid options with INVALID_OPTION", async () => {
-    const noExpiry = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "a@b.example", "--unattended", "1", "--out", "x.lic"], dir)
+    const base = ["issue", "--key", "keys/private.key", "--name", "A", "--out", "x.lic"]
+    const [noExpiry, noCaps, badDate, badEmail, badKey] = await Promise.all([
+      runCli([...base, "--email", "a@b.example", "--unattended", "1"], dir),
+      runCli([...base, "--email", "a@b.example", "--expires", "2027-01-01"], dir),
+      runCli([...base, "--email", "a@b.example", "--unattended", "1", "--expires", "2027-02-30"], dir),
+      runCli([...base, "--email", "nope", "--unattended", "1", "--expires", "2027-02-01"], dir),
+      runCli(["issue", "--key", "keys/public.key", "--name", "A", "--email", "a@b.example", "--unattended", "1", "--expires", "2027-02-01", "--out", "x.lic"], dir)
+    ])
     expect(noExpiry.code).toBe(1)
     expect(noExpiry.stderr).toMatch(/^INVALID_OPTION: --expires is required/m)
-    const noCaps = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "a@b.example", "--expires", "2027-01-01", "--out", "x.lic"], dir)
     expect(noCaps.stderr).toMatch(/^INVALID_OPTION: Grant at least one cap/m)
-    const badDate = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "a@b.example", "--unattended", "1", "--expires", "2027-02-30", "--out", "x.lic"], dir)
     expect(badDate.stderr).toMatch(/^INVALID_OPTION: --expires 2027-02-30 is not a date/m)
-    const badEmail = await runCli(["issue", "--key", "keys/private.key", "--name", "A", "--email", "nope", "--unattended", "1", "--expires", "2027-02-01", "--out", "x.lic"], dir)
     expect(badEmail.stderr).toMatch(/^INVALID_OPTION: The license would be invalid/m)
-    const badKey = await runCli(["issue", "--key", "keys/public.key", "--name", "A", "--email", "a@b.example", "--unattended", "1", "--expires", "2027-02-01", "--out", "x.lic"], dir)
     expect(badKey.stderr).toMatch(/^KEY_INVALID: /m)
   })
 
   it("every command has --help", async () => {
-    for (const command of [[], ["keygen"], ["issue"], ["inspect"]]) {
-      const help = await runCli([...command, "--help"], dir)
+    const commands = [[], ["keygen"], ["issue"], ["inspect"], ["serve"], ["portal"], ["portal", "revoke"], ["diagram"], ["timeline"]]
+    const helps = await Promise.all(commands.map((command) => runCli([...command, "--help"], dir)))
+    for (const help of helps) {
       expect(help.code).toBe(0)
       expect(help.stdout).toMatch(/USAGE/)
     }

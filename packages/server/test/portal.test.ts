@@ -254,7 +254,7 @@ const servePortal = (args: ReadonlyArray<string>, cwd: string) =>
     child.on("exit", (code) => reject(new Error(`portal exited with ${code} before listening: ${out}`)))
   })
 
-describe("exekra-license portal (built binary)", () => {
+describe("exekra-license portal (built binary)", { timeout: 120_000 }, () => {
   it("serves, revokes, restores and lists pings, and shuts down cleanly on SIGINT", async () => {
     const cwd = mkdtempSync(join(dir, "cli-"))
     const port = await freePort()
