@@ -228,6 +228,24 @@ describe("LicenseRuntime", () => {
       })
     ))
 
+  // Regression: installing a file issued between the installed and the waiting one kept the waiting file in the
+  // runtime but dropped it from the caps, so it took over only at the caps' next deadline, months late.
+  it.scoped("a newer future-dated file still takes over on time after an older renewal is installed meanwhile", () =>
+    withRuntime(({ runtime }) =>
+      Effect.gen(function* () {
+        yield* activate(runtime)
+        const notBefore = at("2027-03-01T00:00:00Z")
+        yield* runtime.install(licenseFile({ issuedAt: "2027-02-01T00:00:00Z", notBefore: "2027-03-01T00:00:00Z", caps: { unattended: { limit: 9, expiresAt: "2028-07-01T00:00:00Z" } } }))
+        const between = yield* runtime.install(licenseFile({ issuedAt: "2027-01-15T00:00:00Z", caps: { unattended: { limit: 4, expiresAt: "2027-07-01T00:00:00Z" } } }))
+        expect(between.pending).toMatchObject({ notBefore })
+        expect(between.caps.unattended.limit).toBe(4)
+        yield* moveTo(notBefore)
+        const after = yield* runtime.summary
+        expect(after.pending).toBeNull()
+        expect(after.caps.unattended).toMatchObject({ state: "renewed", limit: 9 })
+      })
+    ))
+
   it.scoped("Portal unreachable with validation required: grace, then limited; one good ping restores the caps", () =>
     withRuntime(({ runtime, portal, pings }) =>
       Effect.gen(function* () {

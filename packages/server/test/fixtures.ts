@@ -1,6 +1,6 @@
 // Shared test fixtures: a vendor key, license files issued with it, and the runtime's layers.
 import { Installation, Keyring, Keys, LicenseStore, PortalClient, Signer, Verifier } from "@exekra/core"
-import { Effect, Layer, Ref } from "effect"
+import { Effect, Layer, Option, Ref } from "effect"
 import { LicenseRuntime } from "@exekra/server"
 
 /** The vendor's signing key in tests (fixed, so files are reproducible). */
@@ -37,8 +37,15 @@ export const licenseFile = (over: Partial<Signer.Issuable> = {}): string => Sign
 /** A good admin password for the fixture license. */
 export const password = "correct horse battery staple"
 
-/** A Portal double for time-driven tests: answers as the test says, never sleeping. */
-export const scriptedPortal = (answer: Ref.Ref<"up" | "down">, pings: Ref.Ref<ReadonlyArray<PortalClient.ValidationRequest>>) =>
+/**
+ * A Portal double for time-driven tests: answers as the test says, never sleeping. Its `serverTime` is the test
+ * clock's time, unless `serverTime` holds an instant to report instead (a Portal whose clock differs from the Hub's).
+ */
+export const scriptedPortal = (
+  answer: Ref.Ref<"up" | "down">,
+  pings: Ref.Ref<ReadonlyArray<PortalClient.ValidationRequest>>,
+  serverTime?: Ref.Ref<Option.Option<number>>
+) =>
   Layer.succeed(
     PortalClient.PortalClient,
     PortalClient.PortalClient.of({
@@ -48,7 +55,9 @@ export const scriptedPortal = (answer: Ref.Ref<"up" | "down">, pings: Ref.Ref<Re
           if ((yield* Ref.get(answer)) === "down") {
             return yield* new PortalClient.PortalError({ code: "PORTAL_UNREACHABLE", message: "connection refused" })
           }
-          return { status: "valid" as const, serverTime: new Date(yield* Effect.clockWith((c) => c.currentTimeMillis)) }
+          const override = serverTime === undefined ? Option.none<number>() : yield* Ref.get(serverTime)
+          const time = Option.isSome(override) ? override.value : yield* Effect.clockWith((c) => c.currentTimeMillis)
+          return { status: "valid" as const, serverTime: new Date(time) }
         })
     })
   )

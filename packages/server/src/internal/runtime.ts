@@ -251,6 +251,9 @@ export const make = (options: RuntimeOptions) =>
       Effect.gen(function* () {
         const slot = slots[cap]
         const before = slot.actor.getSnapshot().value
+        // A cap hears the time only at its own deadlines and events; after the clock is set back, it must
+        // still evaluate at the latest time this Hub has seen, or an upload would be judged in the past.
+        if (seen > slot.actor.getSnapshot().context.highWater) slot.actor.send({ type: "CLOCK_OBSERVED", now: event.now, serverTime: seen })
         slot.actor.send(event)
         const after = slot.actor.getSnapshot()
         yield* store.putSnapshot(`cap:${cap}`, JSON.stringify(slot.actor.getPersistedSnapshot()))
@@ -417,7 +420,10 @@ export const make = (options: RuntimeOptions) =>
           const now = yield* observe
           const view = capView(slot.actor.getSnapshot(), slot.used)
           const decision = Admission.decide(view, "acquire", slot.admitted.has(id))
-          if (Either.isLeft(decision)) {
+          // A full cap is not refused from memory: `used` is this process's last count, and another process
+          // sharing the store may have freed slots (or admitted this principal) since. The store's transaction
+          // decides; its Full answer is refused below with the current count.
+          if (Either.isLeft(decision) && decision.left.code !== "CAP_LIMIT_REACHED") {
             yield* audit({ actor, action: "acquire", outcome: "denied", cap, principal: id, code: decision.left.code, detail: decision.left.message })
             return yield* decision.left
           }
@@ -488,6 +494,11 @@ export const make = (options: RuntimeOptions) =>
           yield* store.setPending(null)
         }
         yield* sendAllCaps((cap) => ({ type: "LICENSE_INSTALLED", now, license: termsOf(verified, cap) }))
+        // Installing clears a cap's staged license; a newer future-dated file still waiting is staged again.
+        const waiting = pending
+        if (waiting !== null) {
+          yield* sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore: notBeforeOf(waiting), license: termsOf(waiting, cap) }))
+        }
         if (previousInterval !== intervalOf(verified)) {
           validation.stop()
           validation = newValidationActor(now).start()
