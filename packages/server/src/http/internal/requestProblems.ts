@@ -52,6 +52,13 @@ export const fromMultipartError = (error: Multipart.MultipartError): Problem.Htt
 const isMultipartError = (u: unknown): u is Multipart.MultipartError =>
   typeof u === "object" && u !== null && Multipart.ErrorTypeId in u
 
+// multipasta reports a multipart Content-Type without a usable boundary from its constructor, before anyone listens
+// for errors: Node throws it as ERR_UNHANDLED_ERROR carrying { _tag: "InvalidBoundary" }, a defect that was a 500.
+const isMissingBoundary = (u: unknown): boolean =>
+  u instanceof Error &&
+  (u as { readonly code?: unknown }).code === "ERR_UNHANDLED_ERROR" &&
+  (u as { readonly context?: { readonly _tag?: unknown } }).context?._tag === "InvalidBoundary"
+
 /** The problem of a failure that escaped the handlers, or none when it is not one we translate. */
 const translate = (error: unknown, maxBytes: number): Problem.HttpProblem | undefined => {
   if (error instanceof Problem.HttpProblem) return error
@@ -67,6 +74,9 @@ const translate = (error: unknown, maxBytes: number): Problem.HttpProblem | unde
     if (error._tag === "RequestError") return fromRequestError(error, maxBytes)
   }
   if (isMultipartError(error)) return fromMultipartError(error)
+  if (isMissingBoundary(error)) {
+    return Problem.make(400, "INVALID_REQUEST", "The multipart body could not be read: its Content-Type has no boundary. Send it as multipart/form-data with a boundary, or as JSON.")
+  }
   return undefined
 }
 

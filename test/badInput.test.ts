@@ -1,0 +1,252 @@
+// The bad-license corpus against the core (Verifier, runtime), the HTTP API of a real Hub and the built CLI: every file refused with its code.
+import { execFile } from "node:child_process"
+import { describe, expect, it } from "@effect/vitest"
+import { Envelope, Installation, LicenseStore, PortalClient, Verifier } from "@exekra/core"
+import { LicenseRuntime } from "@exekra/server"
+import { Effect, Either, Layer, TestClock } from "effect"
+import { bin } from "./hub.js"
+import {
+  type BadFile,
+  bytesOf,
+  corpusDir,
+  corpusKeyring,
+  corpusNow,
+  corpusPassword,
+  manifest,
+  soak,
+  statusOfCode,
+  textOf
+} from "./support/badCorpus.js"
+import { activate, call, expectProblem, installedLicense, licenseForm, readBody, signIn, startHub } from "./support/badHub.js"
+
+const { context, files } = manifest
+const installedFile = context.installed
+
+describe("the bad-license corpus", () => {
+  it("has at least 60 files covering every kind of refusal, and is what the generator writes", async () => {
+    expect(files.length).toBeGreaterThanOrEqual(60)
+    const codes = new Set(files.map((f) => f.code))
+    for (const code of [
+      "LICENSE_MALFORMED", "LICENSE_TOO_LARGE", "LICENSE_UNSUPPORTED_VERSION", "LICENSE_UNSUPPORTED_ALGORITHM", "LICENSE_UNKNOWN_KEY",
+      "LICENSE_SIGNATURE_INVALID", "LICENSE_KEY_MISMATCH", "LICENSE_PAYLOAD_INVALID", "LICENSE_WRONG_INSTALLATION", "LICENSE_ROLLBACK",
+      "LICENSE_NOT_YET_VALID", "LICENSE_EXPIRED"
+    ]) expect(codes, code).toContain(code)
+    // The committed files are exactly what scripts/make-bad-licenses.mjs writes (deterministic: fixed seeds and dates).
+    const check = await run(["scripts/make-bad-licenses.mjs", "--check"], new URL("..", import.meta.url).pathname)
+    expect(check.stderr).toBe("")
+    expect(check.code).toBe(0)
+  })
+})
+
+// ---- core -------------------------------------------------------------------------------------------------
+
+describe("core: Verifier over the corpus key", () => {
+  const layers = [
+    ["node:crypto", Verifier.make(corpusKeyring, Verifier.nodeCryptoPrimitive())],
+    ["tweetnacl", Verifier.make(corpusKeyring, Verifier.tweetnaclPrimitive)]
+  ] as const
+  for (const [name, verifier] of layers) {
+    it(`${name}: each file, as bytes and as text, gets its code; Envelope.parse never throws`, () => {
+      for (const f of files) {
+        const bytes = bytesOf(f.file)
+        const inputs: ReadonlyArray<string | Uint8Array> = [bytes, ...(textOf(f.file) === undefined ? [] : [textOf(f.file)!])]
+        for (const input of inputs) {
+          expect(() => Envelope.parse(input), f.file).not.toThrow()
+          const result = verifier.verifySync(input)
+          expect(Either.isLeft(result) ? result.left.code : null, `${f.file} (${typeof input})`).toBe(f.expect.verify)
+          if (Either.isLeft(result)) expect(result.left.message.length, f.file).toBeGreaterThan(20)
+        }
+      }
+      for (const v of manifest.valid) expect(Either.isRight(verifier.verifySync(bytesOf(v.file))), v.file).toBe(true)
+    })
+  }
+})
+
+/** A runtime bound to the corpus Hub, on an in-memory store, at the corpus instant; the Portal is never reached. */
+const withCorpusRuntime = <A, E>(body: (runtime: LicenseRuntime.LicenseRuntime.Service) => Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(corpusNow)
+    const portal = Layer.succeed(PortalClient.PortalClient, {
+      validate: () => Effect.fail(new PortalClient.PortalError({ code: "PORTAL_UNREACHABLE", message: "no Portal" }))
+    })
+    const layer = LicenseRuntime.layer({ version: "test" }).pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          Verifier.layerNodeCrypto(corpusKeyring),
+          portal,
+          Layer.succeed(Installation.Installation, { id: context.hubInstallationId })
+        )
+      ),
+      Layer.provide(LicenseStore.layerMemory)
+    )
+    return yield* Effect.flatMap(LicenseRuntime.LicenseRuntime, body).pipe(Effect.provide(layer))
+  })
+
+const codeOf = <A>(effect: Effect.Effect<A, { readonly code: string }>) =>
+  Effect.map(Effect.either(effect), (r) => (Either.isLeft(r) ? r.left.code : null))
+
+describe("core: the runtime's activation and renewal", () => {
+  it.scoped("activation refuses each file with its code and leaves the Hub unactivated", () =>
+    withCorpusRuntime((runtime) =>
+      Effect.gen(function* () {
+        for (const f of files.filter((f) => f.expect.activation !== null)) {
+          const code = yield* codeOf(runtime.activate({ license: bytesOf(f.file), email: context.email, password: corpusPassword }))
+          expect(code, f.file).toBe(f.expect.activation)
+        }
+        expect(yield* runtime.isActivated).toBe(false)
+      })
+    ))
+
+  // Files refused only as renewals (older than the installed one) activate an empty Hub: the harness can tell acceptance.
+  const acceptedAtActivation = [...files.filter((f) => f.expect.activation === null).map((f) => f.file), "valid/bound-to-hub.lic"]
+  for (const file of acceptedAtActivation) {
+    it.scoped(`activation accepts ${file} on an empty Hub (it is refused only as a renewal)`, () =>
+      withCorpusRuntime((runtime) =>
+        Effect.gen(function* () {
+          const summary = yield* runtime.activate({ license: bytesOf(file), email: context.email, password: corpusPassword })
+          expect(summary.activated).toBe(true)
+        })
+      ))
+  }
+
+  it.scoped("renewal refuses each file with its code (or keeps it pending), and the installed license never changes", () =>
+    withCorpusRuntime((runtime) =>
+      Effect.gen(function* () {
+        const installed = yield* runtime.activate({ license: bytesOf(installedFile), email: context.email, password: corpusPassword })
+        const fingerprint = installed.license?.fingerprint
+        const limits = Object.values(installed.caps).map((c) => c.limit)
+        for (const f of files) {
+          const result = yield* Effect.either(runtime.install(bytesOf(f.file)))
+          if (f.expect.renewal === "staged") {
+            expect(Either.isRight(result), f.file).toBe(true)
+            expect((yield* runtime.summary).pending, f.file).not.toBeNull()
+          } else {
+            expect(Either.isLeft(result) ? result.left.code : null, f.file).toBe(f.expect.renewal)
+          }
+          const now = yield* runtime.summary
+          expect(now.license?.fingerprint, f.file).toBe(fingerprint)
+          expect(Object.values(now.caps).map((c) => c.limit), f.file).toEqual(limits)
+        }
+        // The genuine renewal every tampered file came from is installed: refusals above were not the harness failing.
+        const renewed = yield* runtime.install(bytesOf("valid/renewal.lic"))
+        expect(renewed.license?.fingerprint).not.toBe(fingerprint)
+        expect(renewed.caps.unattended.limit).toBe(50)
+      })
+    ))
+})
+
+// ---- HTTP API ---------------------------------------------------------------------------------------------
+
+/** The status and code the API must answer for a file at a stage. */
+const expected = (f: BadFile, code: string): { readonly status: number; readonly code: string } =>
+  f.http ?? { status: statusOfCode[code as keyof typeof statusOfCode], code }
+
+describe("API: a real Hub on 127.0.0.1", () => {
+  it.scoped("activation (multipart and JSON) refuses each file with its code and status, never 5xx; renewal (PUT /api/license) too, and the installed license never changes", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(corpusNow)
+      const hub = yield* startHub({ keyring: corpusKeyring, installationId: context.hubInstallationId })
+      const fields = { email: context.email, password: corpusPassword }
+      let requests = 0
+
+      for (const f of files.filter((f) => f.expect.activation !== null)) {
+        const want = expected(f, f.expect.activation!)
+        const multipart = yield* call(hub, "POST", "/api/activation", { body: licenseForm(bytesOf(f.file), fields) })
+        yield* expectProblem(multipart, want.status, want.code, `${f.file} (multipart activation)`)
+        const text = textOf(f.file)
+        if (text !== undefined) {
+          const json = yield* call(hub, "POST", "/api/activation", { json: { license: text, ...fields } })
+          yield* expectProblem(json, want.status, want.code, `${f.file} (JSON activation)`)
+          requests++
+        }
+        requests++
+      }
+      const status = yield* readBody(yield* call(hub, "GET", "/api/activation"))
+      expect(status.json).toEqual({ activated: false, installationId: context.hubInstallationId })
+
+      yield* activate(hub, textOf(installedFile)!, context.email, corpusPassword)
+      const token = yield* signIn(hub, context.email, corpusPassword)
+      const before = yield* installedLicense(hub, token)
+      expect(before.license?.licenseId).toBe("lic_corpus")
+
+      for (const f of files) {
+        const text = textOf(f.file)
+        const bodies: ReadonlyArray<readonly [string, RequestInit["body"], Record<string, string>]> = [
+          ["multipart", licenseForm(bytesOf(f.file)), {}],
+          ...(text === undefined ? [] : [["JSON", JSON.stringify({ license: text }), { "content-type": "application/json" }] as const])
+        ]
+        for (const [how, body, headers] of bodies) {
+          const response = yield* call(hub, "PUT", "/api/license", { body, headers, token })
+          requests++
+          if (f.expect.renewal === "staged") {
+            const { json } = yield* readBody(response)
+            expect(response.status, `${f.file} (${how} renewal)`).toBe(200)
+            expect((json as { pending: unknown }).pending, f.file).not.toBeNull()
+          } else {
+            const want = expected(f, f.expect.renewal)
+            yield* expectProblem(response, want.status, want.code, `${f.file} (${how} renewal)`)
+          }
+          const after = yield* installedLicense(hub, token)
+          expect({ file: f.file, license: after.license, caps: after.caps }).toEqual({ file: f.file, license: before.license, caps: before.caps })
+        }
+      }
+      // Every refusal is in the audit log as a failed upload or activation, with its code.
+      const audit = yield* readBody(yield* call(hub, "GET", "/api/audit?limit=1000", { token }))
+      const failed = (audit.json as { records: ReadonlyArray<{ outcome: string; action: string; code: string | null }> }).records.filter((r) => r.outcome === "failed")
+      expect(failed.length).toBeGreaterThan(files.length)
+      expect(failed.every((r) => r.code?.startsWith("LICENSE_") === true)).toBe(true)
+      expect(requests).toBeGreaterThan(2 * files.length)
+    }), 180_000)
+})
+
+// ---- CLI --------------------------------------------------------------------------------------------------
+
+interface Ran {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Run node with `args` and collect the exit code and both streams. */
+const run = (args: ReadonlyArray<string>, cwd = corpusDir): Promise<Ran> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+// `inspect` knows only what the file itself says: signature and format codes, not the Hub, the installed license or the time.
+const inspectable = files.filter((f) => f.expect.verify !== null)
+/** A representative subset for CI: one file of each code, and the ones that stress reading (bytes, size, malleability). */
+const representative = (): ReadonlyArray<BadFile> => {
+  const chosen = new Map<string, BadFile>()
+  for (const f of inspectable) if (!chosen.has(f.expect.verify!)) chosen.set(f.expect.verify!, f)
+  for (const name of ["not-utf8.lic", "utf16le.lic", "oversized-136k.lic", "sig-malleated.lic", "json-deep-nesting.lic"]) {
+    const f = inspectable.find((x) => x.file === name)
+    if (f !== undefined) chosen.set(name, f)
+  }
+  return [...chosen.values()]
+}
+
+describe("CLI: exekra-license inspect FILE --public-key (the built binary)", () => {
+  const subset = soak ? inspectable : representative()
+  // Each spawn costs about a second and a half here: CI runs the subset, EXEKRA_SOAK=1 the whole corpus.
+  it(`exits 1 with the code on stderr for ${subset.length} of ${inspectable.length} files (${soak ? "the whole corpus: EXEKRA_SOAK=1" : "a representative subset; EXEKRA_SOAK=1 runs all"})`, async () => {
+    const results: Array<readonly [BadFile, Ran]> = []
+    // Two at a time: the machine has two cores.
+    for (let i = 0; i < subset.length; i += 2) {
+      const batch = subset.slice(i, i + 2)
+      results.push(...(await Promise.all(batch.map(async (f) => [f, await run([bin, "inspect", f.file, "--public-key", manifest.vendorPublicKey])] as const))))
+    }
+    for (const [f, ran] of results) {
+      expect({ file: f.file, code: ran.code }).toEqual({ file: f.file, code: 1 })
+      expect(ran.stderr, f.file).toMatch(new RegExp(`^${f.expect.verify}: \\S`, "m"))
+      expect(ran.stdout, f.file).not.toMatch(/signature: valid/)
+    }
+    // The positive control: the genuine file the tampered ones came from.
+    const good = await run([bin, "inspect", "valid/renewal.lic", "--public-key", manifest.vendorPublicKey])
+    expect(good.code).toBe(0)
+    expect(good.stdout).toMatch(/signature: valid/)
+  }, 300_000)
+})
