@@ -11,9 +11,9 @@ export default defineConfig({
   test: {
     name: "soak",
     root: fileURLToPath(new URL("..", import.meta.url)),
-    include: ["concurrency.test.ts", "crash.test.ts"],
-    // SOAK=1 selects the full sizes (test/support/profile.ts); SEED and EXEKRA_SCRATCH pass through.
-    env: { SOAK: "1" },
+    include: ["concurrency.test.ts", "crash.test.ts", "badInput.test.ts", "fuzz.test.ts"],
+    // EXEKRA_SOAK=1 selects the full sizes (test/support/profile.ts); SEED and EXEKRA_SCRATCH pass through.
+    env: { EXEKRA_SOAK: "1" },
     pool: "forks",
     // One file at a time: the figures are each suite's own, not two suites fighting over two cores.
     fileParallelism: false,

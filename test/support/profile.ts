@@ -1,8 +1,8 @@
-// Load profiles of the fault and load suites: CI sizes by default, the full sizes under SOAK=1 (npm run soak).
+// Load profiles of the concurrency and crash suites: CI sizes by default, the full sizes under EXEKRA_SOAK=1 (npm run soak).
 import { randomInt } from "node:crypto"
 
-/** True under `npm run soak` (SOAK=1): every level runs the full sizes of issue 7. */
-export const soak = process.env.SOAK === "1"
+/** True under `npm run soak` (EXEKRA_SOAK=1, the switch the other fault suites read too): the full sizes of issue 7. */
+export const soak = process.env.EXEKRA_SOAK === "1"
 
 /**
  * The seed of this run's PRNGs: `SEED=n` to replay a run, otherwise fresh and printed with every figure,
