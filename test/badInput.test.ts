@@ -1,5 +1,6 @@
 // The bad-license corpus against the core (Verifier, runtime), the HTTP API of a real Hub and the built CLI: every file refused with its code.
 import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Envelope, Installation, LicenseStore, PortalClient, Verifier } from "@exekra/core"
 import { LicenseRuntime } from "@exekra/server"
@@ -17,7 +18,7 @@ import {
   statusOfCode,
   textOf
 } from "./support/badCorpus.js"
-import { activate, call, expectProblem, installedLicense, licenseForm, readBody, signIn, startHub } from "./support/badHub.js"
+import { activate, call, type Call, expectProblem, installedLicense, licenseForm, readBody, signIn, startHub } from "./support/badHub.js"
 
 const { context, files } = manifest
 const installedFile = context.installed
@@ -32,7 +33,7 @@ describe("the bad-license corpus", () => {
       "LICENSE_NOT_YET_VALID", "LICENSE_EXPIRED"
     ]) expect(codes, code).toContain(code)
     // The committed files are exactly what scripts/make-bad-licenses.mjs writes (deterministic: fixed seeds and dates).
-    const check = await run(["scripts/make-bad-licenses.mjs", "--check"], new URL("..", import.meta.url).pathname)
+    const check = await run(["scripts/make-bad-licenses.mjs", "--check"], fileURLToPath(new URL("..", import.meta.url)))
     expect(check.stderr).toBe("")
     expect(check.code).toBe(0)
   })
@@ -142,6 +143,9 @@ const expected = (f: BadFile, code: string): { readonly status: number; readonly
   f.http ?? { status: statusOfCode[code as keyof typeof statusOfCode], code }
 
 describe("API: a real Hub on 127.0.0.1", () => {
+  // Refusals change nothing, so the files go four at a time; the installed license is checked after each batch.
+  const CONCURRENCY = 4
+
   it.scoped("activation (multipart and JSON) refuses each file with its code and status, never 5xx; renewal (PUT /api/license) too, and the installed license never changes", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(corpusNow)
@@ -149,18 +153,27 @@ describe("API: a real Hub on 127.0.0.1", () => {
       const fields = { email: context.email, password: corpusPassword }
       let requests = 0
 
-      for (const f of files.filter((f) => f.expect.activation !== null)) {
-        const want = expected(f, f.expect.activation!)
-        const multipart = yield* call(hub, "POST", "/api/activation", { body: licenseForm(bytesOf(f.file), fields) })
-        yield* expectProblem(multipart, want.status, want.code, `${f.file} (multipart activation)`)
+      /** Both ways of sending a file: its bytes as a multipart file, and (when it is UTF-8) its text in JSON. */
+      const bodiesOf = (f: BadFile, extra: Record<string, string>): ReadonlyArray<readonly [string, Call]> => {
         const text = textOf(f.file)
-        if (text !== undefined) {
-          const json = yield* call(hub, "POST", "/api/activation", { json: { license: text, ...fields } })
-          yield* expectProblem(json, want.status, want.code, `${f.file} (JSON activation)`)
-          requests++
-        }
-        requests++
+        return [
+          ["multipart", { body: licenseForm(bytesOf(f.file), extra) }],
+          ...(text === undefined ? [] : [["JSON", { json: { license: text, ...extra } }] as const])
+        ]
       }
+
+      yield* Effect.forEach(
+        files.filter((f) => f.expect.activation !== null),
+        (f) =>
+          Effect.forEach(bodiesOf(f, fields), ([how, init]) =>
+            Effect.gen(function* () {
+              const want = expected(f, f.expect.activation!)
+              yield* expectProblem(yield* call(hub, "POST", "/api/activation", init), want.status, want.code, `${f.file} (${how} activation)`)
+              requests++
+            })
+          ),
+        { concurrency: CONCURRENCY, discard: true }
+      )
       const status = yield* readBody(yield* call(hub, "GET", "/api/activation"))
       expect(status.json).toEqual({ activated: false, installationId: context.hubInstallationId })
 
@@ -169,34 +182,72 @@ describe("API: a real Hub on 127.0.0.1", () => {
       const before = yield* installedLicense(hub, token)
       expect(before.license?.licenseId).toBe("lic_corpus")
 
-      for (const f of files) {
-        const text = textOf(f.file)
-        const bodies: ReadonlyArray<readonly [string, RequestInit["body"], Record<string, string>]> = [
-          ["multipart", licenseForm(bytesOf(f.file)), {}],
-          ...(text === undefined ? [] : [["JSON", JSON.stringify({ license: text }), { "content-type": "application/json" }] as const])
-        ]
-        for (const [how, body, headers] of bodies) {
-          const response = yield* call(hub, "PUT", "/api/license", { body, headers, token })
-          requests++
-          if (f.expect.renewal === "staged") {
-            const { json } = yield* readBody(response)
-            expect(response.status, `${f.file} (${how} renewal)`).toBe(200)
-            expect((json as { pending: unknown }).pending, f.file).not.toBeNull()
-          } else {
-            const want = expected(f, f.expect.renewal)
-            yield* expectProblem(response, want.status, want.code, `${f.file} (${how} renewal)`)
-          }
-          const after = yield* installedLicense(hub, token)
-          expect({ file: f.file, license: after.license, caps: after.caps }).toEqual({ file: f.file, license: before.license, caps: before.caps })
-        }
+      for (let i = 0; i < files.length; i += CONCURRENCY) {
+        const batch = files.slice(i, i + CONCURRENCY)
+        yield* Effect.forEach(
+          batch,
+          (f) =>
+            Effect.forEach(bodiesOf(f, {}), ([how, init]) =>
+              Effect.gen(function* () {
+                const response = yield* call(hub, "PUT", "/api/license", { ...init, token })
+                requests++
+                if (f.expect.renewal === "staged") {
+                  const { json } = yield* readBody(response)
+                  expect(response.status, `${f.file} (${how} renewal)`).toBe(200)
+                  expect((json as { pending: unknown }).pending, f.file).not.toBeNull()
+                } else {
+                  const want = expected(f, f.expect.renewal)
+                  yield* expectProblem(response, want.status, want.code, `${f.file} (${how} renewal)`)
+                }
+              })
+            ),
+          { concurrency: CONCURRENCY, discard: true }
+        )
+        const after = yield* installedLicense(hub, token)
+        const names = batch.map((f) => f.file)
+        expect({ names, license: after.license, caps: after.caps }).toEqual({ names, license: before.license, caps: before.caps })
       }
       // Every refusal is in the audit log as a failed upload or activation, with its code.
       const audit = yield* readBody(yield* call(hub, "GET", "/api/audit?limit=1000", { token }))
       const failed = (audit.json as { records: ReadonlyArray<{ outcome: string; action: string; code: string | null }> }).records.filter((r) => r.outcome === "failed")
       expect(failed.length).toBeGreaterThan(files.length)
       expect(failed.every((r) => r.code?.startsWith("LICENSE_") === true)).toBe(true)
-      expect(requests).toBeGreaterThan(2 * files.length)
+      expect(requests).toBeGreaterThan(3 * files.length)
     }), 180_000)
+})
+
+describe("API: malformed multipart bodies", () => {
+  // Regression: a multipart Content-Type without a boundary was answered 500 INTERNAL_ERROR (multipasta reports it from
+  // its constructor, before any listener, so Node throws ERR_UNHANDLED_ERROR); it is a 400 problem now.
+  it.scoped("a multipart Content-Type without a boundary is 400 INVALID_REQUEST on every route that reads a body", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(corpusNow)
+      const hub = yield* startHub({ keyring: corpusKeyring, installationId: context.hubInstallationId })
+      yield* activate(hub, textOf(installedFile)!, context.email, corpusPassword)
+      const token = yield* signIn(hub, context.email, corpusPassword)
+      for (const [method, path] of [["POST", "/api/activation"], ["POST", "/api/session"], ["PUT", "/api/license"], ["POST", "/api/caps/unattended/principals"], ["POST", "/api/tokens"]] as const) {
+        for (const type of ["multipart/form-data", "multipart/form-data; boundary", "multipart/form-data; charset=utf-8"]) {
+          const response = yield* call(hub, method, path, { token, body: "--x\r\n", headers: { "content-type": type }, timeoutMs: 10_000 })
+          yield* expectProblem(response, 400, "INVALID_REQUEST", `${method} ${path} as ${type}`)
+        }
+      }
+    }), 60_000)
+
+  // BUG (reported, not fixed): a multipart body that ends outside a part (empty, or only an opening delimiter) is never
+  // answered: multipasta 0.2.8's end() reports neither completion nor an error in that state, so the read waits for
+  // good. Each such request holds a fiber and a socket until the client gives up. Remove `.fails` once it is a 400.
+  it.scoped.fails("a multipart body that ends before its first part is answered 400", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(corpusNow)
+      const hub = yield* startHub({ keyring: corpusKeyring, installationId: context.hubInstallationId })
+      const answers = yield* Effect.all(
+        ["", "--b\r\n"].map((body) =>
+          Effect.either(call(hub, "POST", "/api/session", { body, headers: { "content-type": "multipart/form-data; boundary=b" }, timeoutMs: 3_000 }).pipe(Effect.sandbox))
+        ),
+        { concurrency: "unbounded" }
+      )
+      expect(answers.map((a) => (Either.isRight(a) ? a.right.status : "no answer"))).toEqual([400, 400])
+    }), 30_000)
 })
 
 // ---- CLI --------------------------------------------------------------------------------------------------
@@ -222,7 +273,7 @@ const inspectable = files.filter((f) => f.expect.verify !== null)
 const representative = (): ReadonlyArray<BadFile> => {
   const chosen = new Map<string, BadFile>()
   for (const f of inspectable) if (!chosen.has(f.expect.verify!)) chosen.set(f.expect.verify!, f)
-  for (const name of ["not-utf8.lic", "utf16le.lic", "oversized-136k.lic", "sig-malleated.lic", "json-deep-nesting.lic"]) {
+  for (const name of ["not-utf8.lic", "oversized-136k.lic", "sig-malleated.lic"]) {
     const f = inspectable.find((x) => x.file === name)
     if (f !== undefined) chosen.set(name, f)
   }
@@ -248,5 +299,5 @@ describe("CLI: exekra-license inspect FILE --public-key (the built binary)", () 
     const good = await run([bin, "inspect", "valid/renewal.lic", "--public-key", manifest.vendorPublicKey])
     expect(good.code).toBe(0)
     expect(good.stdout).toMatch(/signature: valid/)
-  }, 300_000)
+  }, soak ? 1_800_000 : 300_000)
 })

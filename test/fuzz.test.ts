@@ -13,6 +13,9 @@ const HTTP_RUNS = fuzzRuns(150)
 // FUZZ_SEED replays a failing run (fast-check prints the seed and path of a counterexample).
 const seed = Number.isSafeInteger(Number(process.env["FUZZ_SEED"])) && process.env["FUZZ_SEED"] !== undefined ? Number(process.env["FUZZ_SEED"]) : undefined
 const params = <T>(numRuns: number): fc.Parameters<T> => ({ numRuns, ...(seed === undefined ? {} : { seed }) })
+// Room for the soak sizes on a loaded machine: about 10 ms a core case with tweetnacl, 60 ms an HTTP case.
+const CORE_TIMEOUT = 30_000 + CORE_RUNS * 10
+const HTTP_TIMEOUT = 60_000 + HTTP_RUNS * 5 * 60
 
 const nodeVerifier = Verifier.make(corpusKeyring, Verifier.nodeCryptoPrimitive())
 const naclVerifier = Verifier.make(corpusKeyring, Verifier.tweetnaclPrimitive)
@@ -185,11 +188,11 @@ const withinBounds = (p: License.LicensePayload) => {
 describe(`fuzz: envelope parser and verifier (${CORE_RUNS} cases per property)`, () => {
   it("arbitrary strings are refused without throwing", () => {
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 3000 }), fc.string({ unit: "binary", maxLength: 3000 })), refusedByBoth), params(CORE_RUNS))
-  })
+  }, CORE_TIMEOUT)
 
   it("arbitrary bytes are refused without throwing", () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 3000 }), refusedByBoth), params(CORE_RUNS))
-  })
+  }, CORE_TIMEOUT)
 
   it("armour around arbitrary base64, arbitrary JSON and arbitrary envelopes is refused", () => {
     const body = fc.oneof(
@@ -199,7 +202,7 @@ describe(`fuzz: envelope parser and verifier (${CORE_RUNS} cases per property)`,
       fc.string({ maxLength: 200 })
     )
     fc.assert(fc.property(body, (b) => refusedByBoth(armour(b))), params(CORE_RUNS))
-  })
+  }, CORE_TIMEOUT)
 
   it("mutations of a genuine file (bit flips, truncations, insertions, deletions) are refused unless they keep its exact signed content", () => {
     let accepted = 0
@@ -225,12 +228,12 @@ describe(`fuzz: envelope parser and verifier (${CORE_RUNS} cases per property)`,
     )
     // Most mutations must be refused; the few accepted are whitespace the parser tolerates.
     expect(accepted).toBeLessThan(CORE_RUNS)
-  })
+  }, CORE_TIMEOUT)
 
   it("every strict prefix of a genuine file is refused", () => {
     const trimmed = originalText.trimEnd()
     fc.assert(fc.property(fc.nat(trimmed.length - 1), (n) => refusedByBoth(trimmed.slice(0, n))), params(CORE_RUNS))
-  })
+  }, CORE_TIMEOUT)
 
   it("signed payloads with an edited field are accepted only within the schema's bounds, else refused with PAYLOAD_INVALID or KEY_MISMATCH", () => {
     const codes = new Map<string, number>()
@@ -248,7 +251,7 @@ describe(`fuzz: envelope parser and verifier (${CORE_RUNS} cases per property)`,
       params(CORE_RUNS)
     )
     expect(codes.get("LICENSE_PAYLOAD_INVALID") ?? 0).toBeGreaterThan(0)
-  })
+  }, CORE_TIMEOUT)
 })
 
 // ---- the API's JSON bodies --------------------------------------------------------------------------------
@@ -337,7 +340,7 @@ describe(`fuzz: the API's bodies over HTTP (${HTTP_RUNS} cases per property)`, (
         HTTP_RUNS
       )
       expect((yield* readBody(yield* call(hub, "GET", "/api/activation"))).json).toMatchObject({ activated: false })
-    }), 300_000)
+    }), HTTP_TIMEOUT)
 
   it.scoped("sign-in, principals POST and renewal PUT: fuzzed bodies never answer 5xx, never sign in or renew, and the installed license never changes", () =>
     Effect.gen(function* () {
@@ -394,5 +397,5 @@ describe(`fuzz: the API's bodies over HTTP (${HTTP_RUNS} cases per property)`, (
         const listed = (yield* readBody(yield* call(hub, "GET", `/api/caps/${cap}/principals`, { token }))).json as { principals: ReadonlyArray<{ status: string }> }
         expect(listed.principals.filter((p) => p.status === "active").length).toBeLessThanOrEqual(before.caps[cap]!.limit)
       }
-    }), 300_000)
+    }), HTTP_TIMEOUT)
 })
