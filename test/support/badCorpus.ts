@@ -7,9 +7,6 @@ import { Either } from "effect"
 /** The corpus folder. */
 export const corpusDir = fileURLToPath(new URL("../fixtures/bad-licenses/", import.meta.url))
 
-/** What one stage answers for a file: a code, null when it accepts the file, "staged" when renewal keeps it pending. */
-export type Outcome = LicenseErrorCode | null | "staged"
-
 /** One bad file and what every surface must answer for it. */
 export interface BadFile {
   readonly file: string

@@ -1,4 +1,4 @@
-// A Hub for the bad-input, fuzz and security suites: the real runtime, AdminAuth and HTTP API on SQLite, served on 127.0.0.1:0.
+// A Hub for the bad-input, fuzz and security suites: the real runtime, AdminAuth, HTTP API and pages on SQLite (or in memory), served on 127.0.0.1:0.
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"

@@ -26,7 +26,7 @@ export type FaultMode =
 /** A switchable fault Portal. */
 export interface FaultPortal {
   readonly url: string
-  mode: FaultMode
+  readonly mode: FaultMode
   /** The Portal's idea of the time (epoch ms) for `up` answers; the test keeps it at or behind its own clock. */
   now: number
   /** Requests received so far (a refused connection is not one). */
@@ -91,9 +91,6 @@ export const faultPortal = (mode: FaultMode, now: number): Effect.Effect<FaultPo
       url: `http://127.0.0.1:${port}`,
       get mode() {
         return state.mode
-      },
-      set mode(m: FaultMode) {
-        state.mode = m
       },
       get now() {
         return state.now
