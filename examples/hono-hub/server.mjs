@@ -1,24 +1,19 @@
 // A Hono 4 product API (on @hono/node-server) that enforces its Exekra license in middleware and serves the license Hub under /license.
 import { randomUUID } from "node:crypto"
-import { mkdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { serve } from "@hono/node-server"
-import { Keys } from "@exekra/core"
 import { createLicenseHandler, licenseGate } from "@exekra/plugins/hono"
 import * as DevKit from "@exekra/server/DevKit"
 import * as Hub from "@exekra/server/Hub"
 import { LicenseRuntime } from "@exekra/server/LicenseRuntime"
-import { Effect, Either, ManagedRuntime } from "effect"
+import { Effect, ManagedRuntime } from "effect"
 import { Hono } from "hono"
 
 const port = Number(process.env.PORT ?? 3000)
 const dataDir = process.env.DATA_DIR ?? "./data/hono-hub"
 
 // The vendor's public keys (EXEKRA_PUBLIC_KEYS=a.pem,b.pem), or a development key and a demo trial license.
-mkdirSync(dataDir, { recursive: true })
-const keyFiles = (process.env.EXEKRA_PUBLIC_KEYS ?? "").split(",").filter((f) => f !== "")
-const dev = keyFiles.length === 0 ? await Effect.runPromise(DevKit.ensure(dataDir)) : undefined
-const publicKeys = dev ? [dev.publicKey] : keyFiles.map((f) => Either.getOrThrow(Keys.publicKeyFromPem(readFileSync(f, "utf8"))))
+const { publicKeys, dev } = await Effect.runPromise(DevKit.trustedKeys(dataDir))
 
 // One set of Hub services: the gates and the mounted Hub share its LicenseRuntime and SQLite store.
 const services = ManagedRuntime.make(Hub.services({ dataDir, publicKeys, version: "1.0.0" }))

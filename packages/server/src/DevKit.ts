@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Keys, License, Signer } from "@exekra/core"
-import { Clock, Effect, Either } from "effect"
+import { Clock, Config, Data, Effect, Either } from "effect"
 
 /** What the dev kit provides and where its files are. */
 export interface DevKit {
@@ -58,4 +58,48 @@ export const ensure = (dataDir: string) =>
       writeFileSync(licensePath, text)
     }
     return { publicKey: key.publicKey, privateKeyPath, licensePath, email: DEMO_EMAIL } satisfies DevKit
+  })
+
+/** A configured vendor public key file could not be read or is not an Ed25519 public key. */
+export class TrustedKeyError extends Data.TaggedError("TrustedKeyError")<{
+  readonly code: "FILE_UNREADABLE" | "KEY_INVALID"
+  readonly path: string
+  readonly message: string
+}> {}
+
+/** The keys a Hub trusts and, when it fell back to them, the development defaults. */
+export interface TrustedKeys {
+  readonly publicKeys: ReadonlyArray<Keys.PublicKey>
+  /** Set when no vendor key was configured and the dev kit supplies the key. */
+  readonly dev: DevKit | undefined
+}
+
+const readPublicKeyFile = (path: string) =>
+  Effect.try({
+    try: () => readFileSync(path, "utf8"),
+    catch: () => new TrustedKeyError({ code: "FILE_UNREADABLE", path, message: `Cannot read the public key ${path}: check the path and its permissions.` })
+  }).pipe(
+    Effect.flatMap((text) =>
+      Either.match(Keys.publicKeyFromPem(text), {
+        onLeft: (e) => Effect.fail(new TrustedKeyError({ code: "KEY_INVALID", path, message: `${path}: ${e.message}` })),
+        onRight: Effect.succeed
+      })
+    )
+  )
+
+/**
+ * Resolve the vendor public keys a Hub trusts: the PEM files in `paths`, else those named by
+ * `EXEKRA_PUBLIC_KEYS` (comma-separated), else the development key of {@link ensure}.
+ */
+export const trustedKeys = (dataDir: string, paths: ReadonlyArray<string> = []) =>
+  Effect.gen(function* () {
+    const configured =
+      paths.length > 0 ? paths : yield* Config.array(Config.string(), "EXEKRA_PUBLIC_KEYS").pipe(Config.withDefault<ReadonlyArray<string>>([]))
+    const files = configured.map((path) => path.trim()).filter((path) => path !== "")
+    if (files.length > 0) {
+      const publicKeys = yield* Effect.forEach(files, readPublicKeyFile)
+      return { publicKeys, dev: undefined } satisfies TrustedKeys
+    }
+    const dev = yield* ensure(dataDir)
+    return { publicKeys: [dev.publicKey], dev } satisfies TrustedKeys
   })

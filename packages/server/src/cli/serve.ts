@@ -3,7 +3,6 @@ import { Command, Options } from "@effect/cli"
 import { Config, Console, Effect, Option } from "effect"
 import * as DevKit from "../DevKit.js"
 import * as Hub from "../Hub.js"
-import { readPublicKey } from "./options.js"
 
 const options = {
   port: Options.integer("port").pipe(
@@ -43,15 +42,13 @@ const options = {
 export const serve = (version: string) =>
   Command.make("serve", options, (o) =>
     Effect.gen(function* () {
-      // A repeated option parses as [] when absent, so the environment is consulted explicitly.
-      const paths = o.publicKey.length > 0 ? o.publicKey : yield* Config.array(Config.string(), "EXEKRA_PUBLIC_KEYS").pipe(Config.withDefault([]))
-      const configured = yield* Effect.forEach(paths, (path) => readPublicKey(path.trim()))
-      const dev = configured.length === 0 ? yield* DevKit.ensure(o.data) : undefined
+      // A repeated option parses as [] when absent: trustedKeys then consults EXEKRA_PUBLIC_KEYS.
+      const { publicKeys, dev } = yield* DevKit.trustedKeys(o.data, o.publicKey)
       const running = yield* Hub.start({
         dataDir: o.data,
         host: o.host,
         port: o.port,
-        publicKeys: dev === undefined ? configured : [dev.publicKey],
+        publicKeys,
         portalUrl: Option.getOrUndefined(o.portalUrl),
         version,
         trustProxy: o.trustProxy
