@@ -37,7 +37,8 @@ const portalUp = Layer.succeed(
 )
 
 const runtimeLayer = (store) =>
-  LicenseRuntime.layer({ version: "bench" }).pipe(
+  // The TestClock runs every heartbeat on the way (a few ms each): simulated years use a yearly one.
+  LicenseRuntime.layer({ version: "bench", heartbeatMs: 365 * 86_400_000 }).pipe(
     Layer.provideMerge(
       Layer.mergeAll(Verifier.layerNodeCrypto(Keyring.make([key.publicKey])), portalUp, Installation.layer).pipe(Layer.provideMerge(store))
     )

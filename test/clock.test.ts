@@ -49,9 +49,15 @@ const portalAhead = (leadMs: () => number) =>
     })
   )
 
-/** The runtime over a store, with the Portal double (no Portal URL unless given: validation then never pings). */
-const runtimeLayer = (store: Layer.Layer<LicenseStore.LicenseStore, LicenseStore.StoreError>, options: { readonly portalUrl?: string; readonly leadMs?: () => number } = {}) =>
-  LicenseRuntime.layer({ version: "test", portalUrl: options.portalUrl }).pipe(
+/**
+ * The runtime over a store, with the Portal double (no Portal URL unless given: validation then never pings). The
+ * heartbeat beats yearly unless a test is about it: the TestClock runs every beat on the way, a few ms each.
+ */
+const runtimeLayer = (
+  store: Layer.Layer<LicenseStore.LicenseStore, LicenseStore.StoreError>,
+  options: { readonly portalUrl?: string; readonly leadMs?: () => number; readonly heartbeatMs?: number } = {}
+) =>
+  LicenseRuntime.layer({ version: "test", portalUrl: options.portalUrl, heartbeatMs: options.heartbeatMs ?? YEAR }).pipe(
     Layer.provide(Layer.mergeAll(Verifier.layerNodeCrypto(Keyring.make([vendor.publicKey])), portalAhead(options.leadMs ?? (() => 0)), Installation.layer)),
     Layer.provide(store)
   )
@@ -175,25 +181,30 @@ describe("clock jumps forward", () => {
       )
     }))
 
-  // BUG (reported): the cap timers sleep a duration computed from the wall clock when they were armed, and
-  // Effect's live Clock sleeps on a monotonic timer (setTimeout). When the wall clock jumps forward (an NTP step,
-  // a VM resumed after a pause), nothing re-evaluates the caps until the old timer fires: admission keeps
-  // answering from the stale state. This clock reads the wall time as TestClock + an offset while its sleeps stay
-  // on the TestClock, as Date.now() and setTimeout do. Remove `.fails` once a jump is noticed within the hour.
-  it.scoped.fails("a wall-clock jump past expiry and grace is noticed within the hour, while timers sleep in monotonic time", () =>
+  /**
+   * A clock as Date.now() and setTimeout behave: the wall time is the TestClock plus an offset (moved by a jump),
+   * while sleeps stay on the TestClock, monotonic. The cap timers, armed from the wall time, sleep past a jump.
+   */
+  const jumpingWallClock = Effect.gen(function* () {
+    const test = yield* TestClock.testClock()
+    const offset = { ms: 0 }
+    const wall: Clock.Clock = {
+      [Clock.ClockTypeId]: Clock.ClockTypeId,
+      unsafeCurrentTimeMillis: () => test.unsafeCurrentTimeMillis() + offset.ms,
+      unsafeCurrentTimeNanos: () => BigInt(test.unsafeCurrentTimeMillis() + offset.ms) * 1_000_000n,
+      currentTimeMillis: Effect.sync(() => test.unsafeCurrentTimeMillis() + offset.ms),
+      currentTimeNanos: Effect.sync(() => BigInt(test.unsafeCurrentTimeMillis() + offset.ms) * 1_000_000n),
+      sleep: (duration) => test.sleep(duration)
+    }
+    return { test, offset, wall }
+  })
+
+  // Nothing but `check` is asked: the hourly heartbeat notices the jump.
+  it.scoped("a wall-clock jump past expiry and grace is noticed within the hour, while timers sleep in monotonic time", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(T0)
-      const test = yield* TestClock.testClock()
-      const offset = { ms: 0 }
-      const wall: Clock.Clock = {
-        [Clock.ClockTypeId]: Clock.ClockTypeId,
-        unsafeCurrentTimeMillis: () => test.unsafeCurrentTimeMillis() + offset.ms,
-        unsafeCurrentTimeNanos: () => BigInt(test.unsafeCurrentTimeMillis() + offset.ms) * 1_000_000n,
-        currentTimeMillis: Effect.sync(() => test.unsafeCurrentTimeMillis() + offset.ms),
-        currentTimeNanos: Effect.sync(() => BigInt(test.unsafeCurrentTimeMillis() + offset.ms) * 1_000_000n),
-        sleep: (duration) => test.sleep(duration)
-      }
-      yield* withRuntime(runtimeLayer(LicenseStore.layerMemory), (runtime) =>
+      const { test, offset, wall } = yield* jumpingWallClock
+      yield* withRuntime(runtimeLayer(LicenseStore.layerMemory, { heartbeatMs: HOUR }), (runtime) =>
         Effect.gen(function* () {
           yield* activate(runtime)
           yield* runtime.acquire("unattended", "r1")
@@ -204,8 +215,29 @@ describe("clock jumps forward", () => {
           offset.ms = GRACE_END + DAY - T0
           // TestClock.adjust would find `wall` as the clock: adjust the TestClock itself.
           yield* test.adjust(HOUR)
-          expect((yield* runtime.summary).caps.unattended.state).toBe("limited")
+          // The summary only reads the state: the heartbeat is what moved it.
+          expect((yield* runtime.summary).caps.unattended).toMatchObject({ state: "limited", limitedSince: GRACE_END })
           expect(yield* Effect.flip(runtime.acquire("unattended", "r2"))).toMatchObject({ code: "CAP_LIMITED" })
+        })
+      ).pipe(Effect.withClock(wall))
+    }))
+
+  // An acquisition reads the clock: it catches up at once, whatever the heartbeat.
+  it.scoped("after a wall-clock jump, the next acquisition decides in the new state without waiting for a timer", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0)
+      const { offset, test, wall } = yield* jumpingWallClock
+      yield* withRuntime(runtimeLayer(LicenseStore.layerMemory), (runtime) =>
+        Effect.gen(function* () {
+          yield* activate(runtime)
+          yield* test.adjust(0)
+          offset.ms = EXPIRES + DAY - T0
+          const admitted = yield* runtime.acquire("unattended", "in-grace")
+          expect(admitted.created).toBe(true)
+          expect((yield* runtime.summary).caps.unattended).toMatchObject({ state: "grace", reason: "expired" })
+          offset.ms = GRACE_END + DAY - T0
+          expect(yield* Effect.flip(runtime.acquire("unattended", "too-late"))).toMatchObject({ code: "CAP_LIMITED" })
+          expect((yield* runtime.summary).caps.unattended).toMatchObject({ state: "limited", limitedSince: GRACE_END })
         })
       ).pipe(Effect.withClock(wall))
     }))
@@ -289,12 +321,8 @@ describe("restart with the clock set back (SQLite)", () => {
       )
     }))
 
-  // BUG (reported): the runtime persists the latest time it has *seen* at shutdown and on each ping, but `seen`
-  // only moves when something calls `observe` (an acquisition, a summary, a tick, a ping). A Hub whose principals
-  // only `check` (the hot path), with no Portal configured and no deadline due, shuts down with the time it
-  // started at: restarted with the clock set back, it lives those months again. Remove `.fails` once the shutdown
-  // reads the clock (or a periodic heartbeat raises the mark).
-  it.scoped.fails("after months of running on check() alone, a clean restart back at the start does not re-live them", () =>
+  // `check` (the hot path) never reads the clock; a clean shutdown does, and persists what it read.
+  it.scoped("after months of running on check() alone, a clean restart back at the start does not re-live them", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir("exekra-clock-")
       const store = () => LicenseStore.layerSqlite({ filename: join(dir, "hub.sqlite") })
@@ -315,29 +343,39 @@ describe("restart with the clock set back (SQLite)", () => {
       )
     }))
 
-  // BUG (reported, same cause): without a clean shutdown (a crash, kill -9, power loss), nothing persisted the time
-  // since the last ping or deadline; with no Portal configured, since the start. The database is copied while the
-  // Hub runs, as a crash would leave it. Remove `.fails` once a heartbeat persists the mark (e.g. hourly).
-  it.scoped.fails("after months of running, a crash and a restart back at the start do not re-live them", () =>
+  // Without a clean shutdown (a crash, kill -9, power loss) the heartbeat's last write is what remains: a crash loses
+  // at most one period. The database is copied while the Hub runs, as a crash leaves it. A daily beat keeps the run short.
+  it.scoped("after months of running, a crash and a restart back at the start do not re-live them", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir("exekra-clock-")
       const live = join(dir, "hub.sqlite")
       const crashed = join(dir, "crashed.sqlite")
       yield* TestClock.setTime(T0)
-      yield* withRuntime(runtimeLayer(LicenseStore.layerSqlite({ filename: live })), (runtime) =>
+      const liveStore = LicenseStore.layerSqlite({ filename: live })
+      // The store shared with the test, which reads the mark through it: its operations queue behind the beat's write.
+      const running = runtimeLayer(liveStore, { heartbeatMs: DAY }).pipe(Layer.provideMerge(liveStore))
+      yield* Effect.scoped(
         Effect.gen(function* () {
+          const runtime = yield* LicenseRuntime.LicenseRuntime
+          const store = yield* LicenseStore.LicenseStore
           yield* activate(runtime)
-          yield* moveTo(T0 + 120 * DAY)
+          // Day by day, as a live Hub runs: each beat's write lands before the next day (under a TestClock moved by
+          // months at once, the real I/O would let the beats fall behind the simulated time).
+          for (let day = 1; day <= 120; day++) {
+            yield* TestClock.adjust(DAY)
+            yield* TestClock.adjust(0)
+            expect(yield* store.raiseHighWater(0)).toBe(T0 + day * DAY)
+          }
           yield* runtime.acquire("unattended", "r1")
           yield* runtime.summary
           // The files as a crash leaves them: the database and its write-ahead log.
           for (const suffix of ["", "-wal"]) if (existsSync(live + suffix)) copyFileSync(live + suffix, crashed + suffix)
-        })
+        }).pipe(Effect.provide(running))
       )
       yield* TestClock.setTime(T0 + DAY)
       yield* withRuntime(runtimeLayer(LicenseStore.layerSqlite({ filename: crashed })), (runtime) =>
         Effect.gen(function* () {
-          expect((yield* runtime.summary).clock.highWater).toBeGreaterThanOrEqual(T0 + 120 * DAY)
+          expect((yield* runtime.summary).clock.highWater).toBeGreaterThanOrEqual(T0 + 120 * DAY - DAY)
         })
       )
     }))

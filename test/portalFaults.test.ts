@@ -6,14 +6,17 @@
 // the only Effect-clock timer inside a ping is its 10 s timeout, which the hanging-Portal tests fire on purpose
 // with TestClock.adjust; the client's own retry backoff is covered by packages/core/test/PortalClient.test.ts, and
 // the runtime's retry schedule (1, 2, 4 … minutes) runs here on TestClock as in production.
+import { join } from "node:path"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Installation, Keyring, Keys, LicenseStore, PortalClient, Signer, Verifier } from "@exekra/core"
 import { LicenseRuntime } from "@exekra/server"
 import { Clock, Duration, Effect, Either, Layer, Stream, TestClock } from "effect"
+import { tempDir } from "./support/badHub.js"
 import { type FaultMode, type FaultPortal, faultPortal } from "./support/faultPortal.js"
 
 const DAY = 86_400_000
+const YEAR = 365 * DAY
 const T0 = Date.parse("2026-03-01T00:00:00Z")
 const EXPIRES = Date.parse("2027-03-01T00:00:00Z")
 const GRACE_DAYS = 14
@@ -57,7 +60,7 @@ const withFaults = <A, E>(mode: FaultMode, body: (ctx: Ctx) => Effect.Effect<A, 
     yield* TestClock.setTime(T0)
     const portal = yield* faultPortal(mode, T0)
     const client = PortalClient.layer({ timeout: TIMEOUT, retries: 0 }).pipe(Layer.provide(FetchHttpClient.layer))
-    const layer = LicenseRuntime.layer({ version: "9.9.9", portalUrl: portal.url }).pipe(
+    const layer = LicenseRuntime.layer({ version: "9.9.9", portalUrl: portal.url, heartbeatMs: YEAR }).pipe(
       Layer.provide(Layer.mergeAll(Verifier.layerNodeCrypto(Keyring.make([vendor.publicKey])), client, Installation.layer)),
       Layer.provide(LicenseStore.layerMemory)
     )
@@ -382,18 +385,16 @@ describe("a ping that ends without an answer", () => {
     ).pipe(Layer.provide(LicenseStore.layerMemory))
 
   const runtimeWith = (portal: Layer.Layer<PortalClient.PortalClient>, store: Layer.Layer<LicenseStore.LicenseStore, LicenseStore.StoreError>) =>
-    LicenseRuntime.layer({ version: "9.9.9", portalUrl: "http://portal.invalid" }).pipe(
+    LicenseRuntime.layer({ version: "9.9.9", portalUrl: "http://portal.invalid", heartbeatMs: YEAR }).pipe(
       Layer.provide(Layer.mergeAll(Verifier.layerNodeCrypto(Keyring.make([vendor.publicKey])), portal, Installation.layer)),
       Layer.provide(store)
     )
 
-  // BUG (reported): `ping` records its outcome only when the client answers or fails with a PortalError. A defect, an
-  // interruption or a store failure while recording the start (SQLite busy) leaves the validation machine in
-  // `pinging` with no next attempt: the Hub never pings again until restarted, and with validation required no
-  // grace ever starts, so the license runs on without phone-home. Remove `.fails` once such a ping counts as failed
-  // and the next attempt is scheduled.
+  // A ping that ends without an answer (a defect in the client, a store failure while recording its start) counts as
+  // a failed ping: otherwise the machine would stay in `pinging` with no next attempt, and with validation required
+  // no grace would ever start.
   for (const cause of ["a defect in the client", "a store failure recording the ping"] as const) {
-    it.scoped.fails(`after ${cause}, the next ping is still scheduled and the next good answer is recorded`, () =>
+    it.scoped(`after ${cause}, the next ping is still scheduled and the next good answer is recorded`, () =>
       Effect.gen(function* () {
         yield* TestClock.setTime(T0)
         // The daily ping after a first good one ends badly.
@@ -416,13 +417,58 @@ describe("a ping that ends without an answer", () => {
       }))
   }
 
-  // BUG (reported): while a due ping waits for its first write (the high-water mark, or the machine lock), its
-  // deadline is still due, so the validation timer loop fires again at once, and again: a spin at setTimeout(0)
-  // pace on the live clock for as long as the write takes (up to the 5 s busy timeout), and a livelock under
-  // TestClock, where a zero sleep never yields to the event loop (a Hub on SQLite with a Portal URL never finishes
-  // activating in a TestClock test). Measured here on the live clock by counting clock reads while one write is slow.
-  // Remove `.fails` once a ping in flight is not re-fired (e.g. PING_DUE recorded before any I/O, or a flag).
-  it.scopedLive.fails("a due ping waiting on a slow store write does not spin the validation timer", () =>
+  it.scoped("a Hub stopped while a ping hangs counts that ping as failed at its next start, and pings again", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0)
+      const dir = yield* tempDir("exekra-ping-")
+      const sqlite = () => LicenseStore.layerSqlite({ filename: join(dir, "hub.sqlite") })
+      // The first ping is answered; the second never is; later ones are.
+      const calls = { count: 0 }
+      const hangsOnSecond = Layer.succeed(
+        PortalClient.PortalClient,
+        PortalClient.PortalClient.of({
+          validate: () =>
+            Effect.suspend(() =>
+              ++calls.count === 2 ? Effect.never : Effect.map(Clock.currentTimeMillis, (now) => ({ status: "valid" as const, serverTime: new Date(now) }))
+            )
+        })
+      )
+      /** Wait (in real time: SQLite's I/O is real) until `done` holds. */
+      const until = <E>(done: Effect.Effect<boolean, E>) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 400 && !(yield* done); i++) yield* realWait(5)
+          expect(yield* done).toBe(true)
+        })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const runtime = yield* LicenseRuntime.LicenseRuntime
+          yield* runtime.activate({ license: license(true), email: EMAIL, password: PASSWORD })
+          yield* TestClock.adjust(0)
+          yield* until(Effect.map(runtime.summary, (s) => s.validation?.lastSuccessAt === T0))
+          yield* TestClock.adjust(Duration.days(1))
+          yield* until(Effect.sync(() => calls.count === 2))
+          // In flight: no next attempt is scheduled while it hangs. Then the Hub stops (the ping is interrupted).
+          expect((yield* runtime.summary).validation?.nextAttemptAt).toBeNull()
+        }).pipe(Effect.provide(runtimeWith(hangsOnSecond, sqlite())))
+      )
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const runtime = yield* LicenseRuntime.LicenseRuntime
+          const validation = (yield* runtime.summary).validation
+          expect(validation).toMatchObject({ failingSince: T0 + DAY, nextAttemptAt: T0 + DAY + 60_000, lastSuccessAt: T0 })
+          expect(validation?.lastError).toMatch(/^PING_INTERRUPTED: /)
+          yield* TestClock.adjust(Duration.minutes(1))
+          yield* until(Effect.map(runtime.summary, (s) => s.validation?.failingSince === null))
+          expect(calls.count).toBe(3)
+          expect((yield* runtime.summary).validation).toMatchObject({ lastSuccessAt: T0 + DAY + 60_000, lastStatus: "valid" })
+        }).pipe(Effect.provide(runtimeWith(hangsOnSecond, sqlite())))
+      )
+    }), 30_000)
+
+  // While a due ping waits for its first write (the high-water mark, or the machine lock), it is already in flight:
+  // the timer loop must not fire again. It would spin at setTimeout(0) pace on the live clock for as long as the write
+  // takes, and livelock a TestClock. Measured on the live clock by counting clock reads while one write is slow.
+  it.scopedLive("a due ping waiting on a slow store write does not spin the validation timer", () =>
     Effect.gen(function* () {
       const live = Clock.make()
       const reads = { count: 0 }

@@ -6,6 +6,7 @@ import { make, type RuntimeOptions } from "./internal/runtime.js"
 
 export { ActivationError, ActivationErrorCode } from "./ActivationError.js"
 export type { RuntimeOptions } from "./internal/runtime.js"
+export { HEARTBEAT_MS, MAX_PORTAL_LEAD_MS } from "./internal/runtime.js"
 
 /** One cap as the License page and API show it. */
 export interface CapStatus {

@@ -62,6 +62,12 @@ export const scriptedPortal = (
     })
   )
 
+/**
+ * The heartbeat of runtimes under a TestClock that moves by months: the TestClock runs every beat on the way, a few
+ * milliseconds each, so an hourly one would make a simulated year take minutes. The heartbeat has its own tests.
+ */
+export const SIMULATION_HEARTBEAT_MS = 365 * 86_400_000
+
 /** The runtime over a given store and Portal, with the fixture keyring. */
 export const runtimeLayer = (
   store: Layer.Layer<LicenseStore.LicenseStore, LicenseStore.StoreError>,
@@ -70,5 +76,5 @@ export const runtimeLayer = (
 ) => {
   const base = Layer.mergeAll(Verifier.layerNodeCrypto(keyring), portal)
   const withStore = Layer.provideMerge(Installation.layer, store)
-  return LicenseRuntime.layer({ version: "test", portalUrl }).pipe(Layer.provideMerge(Layer.merge(base, withStore)))
+  return LicenseRuntime.layer({ version: "test", portalUrl, heartbeatMs: SIMULATION_HEARTBEAT_MS }).pipe(Layer.provideMerge(Layer.merge(base, withStore)))
 }

@@ -22,7 +22,7 @@ import {
   validationMachine,
   type ValidationSnapshot
 } from "@exekra/machines"
-import { Clock, Effect, Either, Fiber, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
+import { Cause, Clock, Effect, Either, Exit, Fiber, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
 import { type Actor, createActor } from "xstate"
 import { ActivationError } from "../ActivationError.js"
 import {
@@ -41,6 +41,12 @@ export interface RuntimeOptions {
   readonly version: string
   /** Portal base URL used when the license names none. */
   readonly portalUrl?: string | undefined
+  /**
+   * Period of the heartbeat (default {@link HEARTBEAT_MS}, an hour): the most time a crash loses, and how late a
+   * wall-clock jump is noticed by `check`. Simulations that move a TestClock by years may choose a longer one,
+   * since the TestClock runs every beat on the way.
+   */
+  readonly heartbeatMs?: number | undefined
 }
 
 type CapActor = Actor<typeof capMachine>
@@ -65,6 +71,13 @@ interface CapSlot {
  */
 export const MAX_PORTAL_LEAD_MS = 86_400_000
 
+/**
+ * How often the runtime persists the time it has seen and looks for deadlines its timers slept past. Timers
+ * sleep on a monotonic clock: after a wall-clock jump (an NTP step, a VM resumed) they would wake late, and a
+ * crash would lose the time since the last write. Both are bounded by this period.
+ */
+export const HEARTBEAT_MS = 3_600_000
+
 const utcDay = (t: number): string => new Date(t).toISOString().slice(0, 10)
 
 const toStored = (verified: Verifier.VerifiedLicense, now: number): LicenseStore.StoredLicense => ({
@@ -74,6 +87,11 @@ const toStored = (verified: Verifier.VerifiedLicense, now: number): LicenseStore
   issuedAt: verified.payload.issuedAt.getTime(),
   storedAt: now
 })
+
+const causeMessage = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
 
 const activationError = (code: ActivationError["code"], message: string) => new ActivationError({ code, message })
 
@@ -306,6 +324,18 @@ export const make = (options: RuntimeOptions) =>
         }
       })
 
+    /** Persist the time seen, and tick any cap (or ping) whose deadline passed without its timer firing. */
+    const heartbeat: Effect.Effect<void, LicenseStore.StoreError> = Effect.gen(function* () {
+      const now = yield* observe
+      yield* store.raiseHighWater(now)
+      for (const slot of Object.values(slots)) {
+        const due = nextDeadline(slot.actor.getSnapshot().context)
+        if (due !== null && due <= now) yield* tick(slot.cap)
+      }
+      const ping = validationDeadline()
+      if (ping !== null && ping <= now) yield* startPing
+    })
+
     const arm = (slot: CapSlot): Effect.Effect<void> => Effect.asVoid(Queue.offer(slot.rearm, undefined))
 
     /** Time passed for a cap; a due pending license is promoted to installed first. */
@@ -355,20 +385,26 @@ export const make = (options: RuntimeOptions) =>
     const sendValidation = (event: ValidationEvent) =>
       machineLock.withPermits(1)(Effect.zipRight(Effect.sync(() => validation.send(event)), persistValidation))
 
-    /** One phone-home: never on the admission path, it runs in its own fiber. */
-    const ping = Effect.gen(function* () {
-      const license = installed
-      const url = portalUrlOf(license)
-      if (license === null || url === null) return
-      const started = yield* observe
-      // The daily ping also persists the latest time seen, so a restart with the clock set back loses at most a day.
-      yield* store.raiseHighWater(seen)
-      yield* sendValidation({ type: "PING_DUE", now: started })
-      const result = yield* Effect.either(
-        portal.validate(url, { licenseId: license.payload.licenseId, installationId, version: options.version })
-      )
-      const now = yield* observe
-      if (Either.isRight(result)) {
+    /** A ping that got no answer (or could not record it) is a failed ping: backoff and grace apply as for a refusal. */
+    const recordPingFailure = (error: string) =>
+      Effect.gen(function* () {
+        const now = yield* observe
+        yield* sendValidation({ type: "PING_FAILED", now, error })
+        const failingSince = validation.getSnapshot().context.failingSince ?? now
+        yield* sendAllCaps(() => ({ type: "VALIDATION_FAILED", now, failingSince }))
+      })
+
+    /** One phone-home, already marked in flight (PING_DUE sent): never on the admission path, it runs in its own fiber. */
+    const pingInFlight = (license: Verifier.VerifiedLicense, url: string) =>
+      Effect.gen(function* () {
+        yield* machineLock.withPermits(1)(persistValidation)
+        // The daily ping also persists the latest time seen, so a restart with the clock set back loses at most a day.
+        yield* store.raiseHighWater(seen)
+        const result = yield* Effect.either(
+          portal.validate(url, { licenseId: license.payload.licenseId, installationId, version: options.version })
+        )
+        const now = yield* observe
+        if (Either.isLeft(result)) return yield* recordPingFailure(`${result.left.code}: ${result.left.message}`)
         const serverTime = result.right.serverTime.getTime()
         yield* sendValidation({ type: "PING_SUCCEEDED", now, status: result.right.status, serverTime })
         if (serverTime - now <= MAX_PORTAL_LEAD_MS) {
@@ -380,20 +416,34 @@ export const make = (options: RuntimeOptions) =>
           )
         }
         yield* sendAllCaps(() => ({ type: "VALIDATION_SUCCEEDED", now }))
-      } else {
-        yield* sendValidation({ type: "PING_FAILED", now, error: `${result.left.code}: ${result.left.message}` })
-        const failingSince = validation.getSnapshot().context.failingSince ?? now
-        yield* sendAllCaps(() => ({ type: "VALIDATION_FAILED", now, failingSince }))
-      }
-      yield* armValidation
-    })
+      }).pipe(
+        // Whatever ends a ping early (a defect in the client, a store error while recording it) must not leave the
+        // machine in `pinging`, where no next attempt is scheduled. An interruption is shutdown: the next start recovers.
+        Effect.onExit((exit) =>
+          Exit.isFailure(exit) && !Exit.isInterrupted(exit) && validation.getSnapshot().value === "pinging"
+            ? Effect.catchAllCause(recordPingFailure(`PING_ABORTED: ${causeMessage(exit.cause)}`), Effect.logError)
+            : Effect.void
+        ),
+        Effect.ensuring(armValidation)
+      )
 
     const armValidation: Effect.Effect<void> = Effect.asVoid(Queue.offer(validationRearm, undefined))
     const validationDeadline = () =>
       installed === null || portalUrlOf(installed) === null ? null : nextValidationDeadline(validation.getSnapshot().context)
 
-    // The ping runs in a fiber of its own, so the timer loop is never blocked by a slow Portal.
-    const startPing = FiberHandle.run(validationFiber, Effect.catchAllCause(ping, Effect.logError), { onlyIfMissing: true })
+    /**
+     * Start a ping unless one is in flight. PING_DUE is sent before any I/O, so from this moment the validation
+     * deadline is null and the timer loop waits instead of firing again while the ping's first write is slow.
+     */
+    const startPing: Effect.Effect<void> = Effect.gen(function* () {
+      const license = installed
+      const url = portalUrlOf(license)
+      if (license === null || url === null || validation.getSnapshot().value === "pinging") return
+      const now = yield* observe
+      validation.send({ type: "PING_DUE", now })
+      // The ping runs in a fiber of its own, so the timer loop is never blocked by a slow Portal.
+      yield* FiberHandle.run(validationFiber, Effect.catchAllCause(pingInFlight(license, url), Effect.logError))
+    })
 
     // ---- admission ---------------------------------------------------------------------------
 
@@ -418,6 +468,9 @@ export const make = (options: RuntimeOptions) =>
       return slot.lock.withPermits(1)(
         Effect.gen(function* () {
           const now = yield* observe
+          // A deadline already past means the wall clock jumped while the timer slept: catch up before deciding.
+          const due = nextDeadline(slot.actor.getSnapshot().context)
+          if (due !== null && due <= now) yield* tick(cap)
           const view = capView(slot.actor.getSnapshot(), slot.used)
           const decision = Admission.decide(view, "acquire", slot.admitted.has(id))
           // A full cap is not refused from memory: `used` is this process's last count, and another process
@@ -608,7 +661,7 @@ export const make = (options: RuntimeOptions) =>
 
     // On shutdown, persist the latest time seen: the next start must not evaluate before it.
     yield* Effect.addFinalizer(() =>
-      Effect.catchAll(store.raiseHighWater(seen), (e) => Effect.logWarning(`Could not save the clock high-water mark: ${e.message}`))
+      Effect.catchAll(Effect.flatMap(observe, () => store.raiseHighWater(seen)), (e) => Effect.logWarning(`Could not save the clock high-water mark: ${e.message}`))
     )
 
     // Catch up with time that passed while the Hub was down, then start every timer.
@@ -616,6 +669,10 @@ export const make = (options: RuntimeOptions) =>
       yield* Effect.forkScoped(timerLoop(() => nextDeadline(slot.actor.getSnapshot().context), slot.rearm, tick(slot.cap)))
     }
     yield* Effect.forkScoped(timerLoop(validationDeadline, validationRearm, startPing))
+    const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(heartbeatMs), Effect.catchAllCause(heartbeat, Effect.logError))))
+    // A ping the last run was in the middle of when it stopped never got its answer: it failed.
+    if (validation.getSnapshot().value === "pinging") yield* recordPingFailure("PING_INTERRUPTED: the Hub stopped while a ping was in flight.")
     yield* promotePendingIfDue(start)
     yield* sendAllCaps(() => ({ type: "TICK", now: start }))
     yield* armValidation
