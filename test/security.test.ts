@@ -320,19 +320,20 @@ describe("CSRF", () => {
     withAdmin((hub, token) =>
       Effect.gen(function* () {
         const cookie = `exekra_session=${token}`
-        yield* expectProblem(yield* call(hub, "POST", "/api/caps/unattended/principals", { body: JSON.stringify({ id: "forged" }), headers: { cookie, "content-type": "text/plain", ...CROSS_SITE } }), 400, "INVALID_REQUEST")
-        yield* expectProblem(yield* call(hub, "POST", "/api/tokens", { body: JSON.stringify({ name: "forged" }), headers: { cookie, "content-type": "text/plain;charset=UTF-8", ...CROSS_SITE } }), 400, "INVALID_REQUEST")
+        // From another site the origin check refuses it first; from the Hub's own origin the media type still does.
+        yield* expectProblem(yield* call(hub, "POST", "/api/caps/unattended/principals", { body: JSON.stringify({ id: "forged" }), headers: { cookie, "content-type": "text/plain", ...CROSS_SITE } }), 403, "CROSS_ORIGIN_REQUEST")
+        yield* expectProblem(yield* call(hub, "POST", "/api/tokens", { body: JSON.stringify({ name: "forged" }), headers: { cookie, "content-type": "text/plain;charset=UTF-8", ...CROSS_SITE } }), 403, "CROSS_ORIGIN_REQUEST")
+        const sameOrigin = { "sec-fetch-site": "same-origin" }
+        yield* expectProblem(yield* call(hub, "POST", "/api/caps/unattended/principals", { body: JSON.stringify({ id: "typed" }), headers: { cookie, "content-type": "text/plain", ...sameOrigin } }), 400, "INVALID_REQUEST")
         const principals = (yield* readBody(yield* call(hub, "GET", "/api/caps/unattended/principals", { token }))).json as { principals: ReadonlyArray<unknown> }
         expect(principals.principals).toEqual([])
       })
     ))
 
-  // BUG (reported): SameSite=Strict is the only CSRF defence of the cookie-authenticated API. A same-site page (another
-  // port on the Hub's host, a sibling subdomain: "same site" ignores ports and subdomains) gets the cookie sent, and
-  // the API accepts the bodies such a page can send without a preflight: a form (urlencoded or multipart), or a
-  // no-cors fetch of an untyped Blob (no Content-Type: read as JSON). Remove `.fails` once cookie-authenticated
-  // unsafe requests need JSON (415 otherwise) or a same-origin Origin / Sec-Fetch-Site.
-  it.scoped.fails("a cookie-authenticated state change with a form body, or none typed, from another origin is refused", () =>
+  // SameSite=Strict alone is not enough: a same-site page (another port on the Hub's host, a sibling subdomain) gets
+  // the cookie sent, and can post a form or an untyped no-cors body without a preflight. Cookie-authenticated
+  // changes need the browser's word that they come from the Hub's own origin.
+  it.scoped("a cookie-authenticated state change with a form body, or none typed, from another origin is refused", () =>
     withAdmin((hub, token) =>
       Effect.gen(function* () {
         const cookie = `exekra_session=${token}`
@@ -351,6 +352,19 @@ describe("CSRF", () => {
         yield* call(hub, "POST", "/api/caps/unattended/principals", { token, json: { id: "r1" } })
         const deactivate = yield* raw(hub, "POST", "/api/caps/unattended/principals/r1/deactivate", { cookie, ...CROSS_SITE })
         expect(deactivate.status).toBe(403)
+        // A browser without Fetch Metadata sends Origin alone: another origin is refused, the Hub's own is accepted.
+        const json = { "content-type": "application/json" }
+        const oldBrowser = yield* raw(hub, "POST", "/api/caps/unattended/principals", { cookie, origin: "http://127.0.0.1:9", ...json }, [JSON.stringify({ id: "old-forged" })])
+        expect(oldBrowser.status).toBe(403)
+        const own = yield* raw(hub, "POST", "/api/caps/unattended/principals", { cookie, origin: hub.url, ...json }, [JSON.stringify({ id: "own-page" })])
+        expect(own.status).toBe(201)
+        const ownFetch = yield* raw(hub, "POST", "/api/caps/unattended/principals", { cookie, origin: hub.url, "sec-fetch-site": "same-origin", ...json }, [JSON.stringify({ id: "own-fetch" })])
+        expect(ownFetch.status).toBe(201)
+        // Not a browser page at all (a script holding the cookie): no Origin, no Fetch Metadata.
+        const script = yield* raw(hub, "POST", "/api/caps/unattended/principals", { cookie, ...json }, [JSON.stringify({ id: "script" })])
+        expect(script.status).toBe(201)
+        const admitted = (yield* readBody(yield* call(hub, "GET", "/api/caps/unattended/principals", { token }))).json as { principals: ReadonlyArray<{ id: string; status: string }> }
+        expect(admitted.principals.filter((p) => p.status === "active").map((p) => p.id).sort()).toEqual(["own-fetch", "own-page", "r1", "script"])
       })
     ))
 })
