@@ -546,7 +546,7 @@ describe("OpenAPI", () => {
             if (Number(status) >= 400) expect(Object.keys((response as { content: object }).content)).toEqual(["application/problem+json"])
           }
         }
-        expect(Object.keys(spec.paths["/api/caps/{cap}/principals"]!["post"]!.responses).sort()).toEqual(["200", "201", "400", "401", "403", "404", "413", "500", "503"])
+        expect(Object.keys(spec.paths["/api/caps/{cap}/principals"]!["post"]!.responses).sort()).toEqual(["200", "201", "400", "401", "403", "404", "408", "413", "500", "503"])
       })
     ))
 })

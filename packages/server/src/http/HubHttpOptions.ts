@@ -12,11 +12,22 @@ export interface Settings {
   readonly trustProxy: boolean
   /** Interval of `: keep-alive` comments on the event stream, so proxies keep it open. */
   readonly keepAlive: Duration.DurationInput
+  /**
+   * Longest time to receive a request and produce its response (default 30 s). A body that stops arriving, or ends
+   * where a multipart form cannot (the parser then never finishes), is answered 408 instead of holding a fiber and a socket.
+   */
+  readonly requestTimeout: Duration.DurationInput
 }
 
 /** The settings in force; the defaults apply unless a layer provides others. */
 export class HubHttpOptions extends Context.Reference<HubHttpOptions>()("@exekra/server/http/HubHttpOptions", {
-  defaultValue: (): Settings => ({ maxBodyBytes: 128 * 1024, secureCookies: "auto", trustProxy: false, keepAlive: Duration.seconds(15) })
+  defaultValue: (): Settings => ({
+    maxBodyBytes: 128 * 1024,
+    secureCookies: "auto",
+    trustProxy: false,
+    keepAlive: Duration.seconds(15),
+    requestTimeout: Duration.seconds(30)
+  })
 }) {}
 
 /** The settings with some fields overridden. */

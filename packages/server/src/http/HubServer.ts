@@ -20,7 +20,7 @@ export type Requirements = LicenseRuntime | LicenseStore.LicenseStore | AdminAut
  * from `HubHttpOptions` (its defaults unless provided).
  */
 export const HubApiLive: Layer.Layer<HttpApi.Api, never, Requirements> = Layer.mergeAll(
-  HttpApiBuilder.middleware(Api, Effect.map(HubHttpOptions.HubHttpOptions, (settings) => requestProblems.middleware(settings.maxBodyBytes))),
+  HttpApiBuilder.middleware(Api, Effect.map(HubHttpOptions.HubHttpOptions, (settings) => requestProblems.middleware(settings))),
   HttpApiBuilder.middlewareOpenApi({ path: openApiPath })
 ).pipe(Layer.provideMerge(HttpApiBuilder.api(Api).pipe(Layer.provide(handlers.groups), Layer.provide(Authorization.layer))))
 

@@ -8,7 +8,8 @@ import {
   HttpServerResponse,
   Multipart
 } from "@effect/platform"
-import { Cause, Effect, Option, ParseResult } from "effect"
+import { Cause, Duration, Effect, Option, ParseResult } from "effect"
+import type * as HubHttpOptions from "../HubHttpOptions.js"
 import * as Problem from "../Problem.js"
 
 /** The first issue of a parse error as `path: message`, short enough for a problem's detail. */
@@ -88,18 +89,29 @@ const problemHeaders = (problem: Problem.HttpProblem): Effect.Effect<void> =>
       ? HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.setHeader(response, "www-authenticate", 'Bearer realm="exekra"')))
       : Effect.void
 
+const timedOut = (timeout: Duration.DurationInput) =>
+  Problem.make(
+    408,
+    "REQUEST_TIMEOUT",
+    `The request was not complete within ${Duration.format(timeout)}: its body stopped arriving, or a multipart form ended early. Send it again.`
+  )
+
 /**
- * Wrap the API: refuse bodies over the limit (by `Content-Length` up front, by counting otherwise),
- * and turn decode errors, unknown routes, unreadable bodies and defects into problems. Typed
+ * Wrap the API: refuse bodies over the limit (by `Content-Length` up front, by counting otherwise), answer 408 past
+ * the request timeout, and turn decode errors, unknown routes, unreadable bodies and defects into problems. Typed
  * problems pass through to the API's own encoder, so every error body has one shape.
  */
-export const middleware = (maxBytes: number) => (app: HttpApp.Default): HttpApp.Default<Problem.HttpProblem> =>
-  Effect.gen(function* () {
+export const middleware = (settings: Pick<HubHttpOptions.Settings, "maxBodyBytes" | "requestTimeout">) => (app: HttpApp.Default): HttpApp.Default<Problem.HttpProblem> => {
+  const maxBytes = settings.maxBodyBytes
+  return Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     // Refusing before reading leaves the body unread; node:http drains it, so the client still gets the answer.
     const declared = Number(request.headers["content-length"] ?? "0")
     if (Number.isFinite(declared) && declared > maxBytes) return yield* tooLarge(maxBytes)
-    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes))
+    // The timeout bounds producing the response, not streaming it: the event stream is answered at once.
+    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes)).pipe(
+      Effect.timeoutFail({ duration: settings.requestTimeout, onTimeout: () => timedOut(settings.requestTimeout) })
+    )
   }).pipe(
     Effect.catchAllCause((cause): Effect.Effect<never, Problem.HttpProblem> => {
       // A client that went away needs no answer; keep the interruption as it is.
@@ -111,3 +123,4 @@ export const middleware = (maxBytes: number) => (app: HttpApp.Default): HttpApp.
       return Effect.zipRight(Effect.logError("Unhandled failure in the Hub API", cause), Effect.fail(Problem.internalError()))
     })
   )
+}
