@@ -8,8 +8,7 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     include: ["packages/core/test/**/*.test.ts", "packages/machines/test/**/*.test.ts"],
-    // Real-network and wall-clock suites say nothing about a mutant and only slow each run down.
-    exclude: ["**/node_modules/**", "**/dist/**", "packages/core/test/PortalClient.test.ts"],
+    exclude: ["**/node_modules/**", "**/dist/**"],
     pool: "forks",
     testTimeout: 60_000
   }

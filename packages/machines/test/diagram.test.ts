@@ -73,3 +73,17 @@ describe("toSvg", () => {
     })
   )
 })
+
+// The exact renderings, reviewed once and kept: any change to a diagram shows up as a diff of these files.
+describe("golden renderings", () => {
+  const machines = { cap: capMachine, activation: activationMachine, validation: validationMachine } as const
+  for (const [name, machine] of Object.entries(machines)) {
+    it(`${name}: Mermaid and DOT, plain and highlighted`, async () => {
+      const highlight = name === "cap" ? "grace" : name === "activation" ? "licenseVerified" : "failing"
+      await expect(toMermaid(machine)).toMatchFileSnapshot(`__golden__/${name}.mmd`)
+      await expect(toMermaid(machine, { highlight })).toMatchFileSnapshot(`__golden__/${name}.highlight.mmd`)
+      await expect(toDot(machine)).toMatchFileSnapshot(`__golden__/${name}.dot`)
+      await expect(toDot(machine, { highlight })).toMatchFileSnapshot(`__golden__/${name}.highlight.dot`)
+    })
+  }
+})

@@ -118,3 +118,22 @@ describe("renderings", () => {
     expect(html).not.toMatch(/<link|<script|src=/)
   })
 })
+
+// The exact renderings, reviewed once and kept: any change to the chart shows up as a diff of these files.
+describe("golden renderings", () => {
+  it("text, SVG and HTML of a license that expires with the Portal down, and of a two-cap future-dated one", async () => {
+    const down = simulate(payload(), { from, to, portalDownFrom: E + 2 * DAY })
+    await expect(renderText(down)).toMatchFileSnapshot("__golden__/timeline.txt")
+    await expect(renderSvg(down)).toMatchFileSnapshot("__golden__/timeline.svg")
+    await expect(renderHtml(down)).toMatchFileSnapshot("__golden__/timeline.html")
+    const two = simulate(
+      payload({
+        notBefore: "2026-02-01T00:00:00Z",
+        caps: { unattended: { limit: 1, expiresAt: expires }, developer: { limit: 2, expiresAt: "2026-12-01T00:00:00Z", graceDays: 0 } }
+      }),
+      { from, to }
+    )
+    await expect(renderText(two)).toMatchFileSnapshot("__golden__/timeline-two.txt")
+    await expect(renderSvg(two)).toMatchFileSnapshot("__golden__/timeline-two.svg")
+  })
+})
