@@ -4,13 +4,14 @@ import type { AddressInfo } from "node:net"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { PortalClient } from "@exekra/core"
-import { Effect, Layer } from "effect"
+import { Effect, Either, Fiber, Layer, TestClock } from "effect"
 
 /** One request as the fake Portal saw it. */
 interface Seen {
   readonly method: string | undefined
   readonly url: string | undefined
   readonly contentType: string | undefined
+  readonly accept: string | undefined
   readonly body: string
   /** performance.now() when the request arrived. */
   readonly at: number
@@ -28,7 +29,7 @@ const fakePortal = (handler: Handler) =>
         req.on("data", (chunk: Buffer) => chunks.push(chunk))
         req.on("end", () => {
           const at = performance.now()
-          seen.push({ method: req.method, url: req.url, contentType: req.headers["content-type"], body: Buffer.concat(chunks).toString("utf8"), at })
+          seen.push({ method: req.method, url: req.url, contentType: req.headers["content-type"], accept: req.headers.accept, body: Buffer.concat(chunks).toString("utf8"), at })
           handler(res, seen.length)
         })
       })
@@ -74,6 +75,7 @@ describe("PortalClient", () => {
       expect(seen?.method).toBe("POST")
       expect(seen?.url).toBe("/portal/api/v1/validations")
       expect(seen?.contentType).toMatch(/^application\/json/)
+      expect(seen?.accept).toBe("application/json")
       const body = JSON.parse(seen?.body ?? "null") as Record<string, unknown>
       expect(Object.keys(body)).toEqual(["licenseId", "installationId", "version"])
       expect(body).toEqual(request)
@@ -85,6 +87,8 @@ describe("PortalClient", () => {
       const url = yield* Effect.scoped(Effect.map(fakePortal(valid), (p) => p.url))
       const error = yield* failure(url, { retries: 0 })
       expect(error.code).toBe("PORTAL_UNREACHABLE")
+      // The message names the Portal and the socket's own reason, so an admin can tell refused from DNS from reset.
+      expect(error.message).toBe(`The Portal at ${url}/api/v1/validations could not be reached (ECONNREFUSED: connect ECONNREFUSED ${url.slice("http://".length)}).`)
     }))
 
   it.live("reports an HTTP 500 as PORTAL_HTTP_ERROR after retrying: retries 2 makes 3 attempts, with growing pauses", () =>
@@ -92,7 +96,7 @@ describe("PortalClient", () => {
       const portal = yield* fakePortal(json(500, "{}"))
       const error = yield* failure(portal.url, { retries: 2, retryBase: "10 millis" })
       expect(error.code).toBe("PORTAL_HTTP_ERROR")
-      expect(error.message).toContain("500")
+      expect(error.message).toBe("The Portal answered HTTP 500.")
       expect(portal.seen).toHaveLength(3)
       // Exponential backoff from 10 ms: about 10 ms then 20 ms between attempts (timers never fire early by more than a tick).
       const [a, b, c] = portal.seen.map((s) => s.at) as [number, number, number]
@@ -128,7 +132,20 @@ describe("PortalClient", () => {
     it.live(`reports ${what} as PORTAL_BAD_RESPONSE`, () =>
       Effect.gen(function* () {
         const portal = yield* fakePortal(json(200, body))
-        expect((yield* failure(portal.url, { retries: 0 })).code).toBe("PORTAL_BAD_RESPONSE")
+        const error = yield* failure(portal.url, { retries: 0 })
+        expect(error.code).toBe("PORTAL_BAD_RESPONSE")
+        expect(error.message).toBe("The Portal answered with something that is not a validation result.")
+      }).pipe(Effect.scoped))
+  }
+
+  // Success is exactly the 2xx range: its edges decide, and a redirect is not followed into success.
+  for (const [status, code] of [[201, null], [299, null], [300, "PORTAL_HTTP_ERROR"], [304, "PORTAL_HTTP_ERROR"], [404, "PORTAL_HTTP_ERROR"]] as const) {
+    it.live(`an answer with HTTP ${status} is ${code ?? "a validation result"}`, () =>
+      Effect.gen(function* () {
+        const portal = yield* fakePortal(json(status, JSON.stringify({ status: "revoked", serverTime: "2026-05-01T12:00:00Z" })))
+        const result = yield* ping(portal.url, { retries: 0 })
+        if (code === null) expect(result).toEqual(Either.right({ status: "revoked", serverTime: new Date("2026-05-01T12:00:00Z") }))
+        else expect(result).toEqual(Either.left(new PortalClient.PortalError({ code, message: `The Portal answered HTTP ${status}.` })))
       }).pipe(Effect.scoped))
   }
 
@@ -139,7 +156,7 @@ describe("PortalClient", () => {
       const started = performance.now()
       const error = yield* failure(portal.url, { timeout: "200 millis", retries: 0 })
       expect(error.code).toBe("PORTAL_TIMEOUT")
-      expect(error.message).toContain("200")
+      expect(error.message).toBe("The Portal did not answer within 200ms.")
       expect(performance.now() - started).toBeLessThan(5_000)
     }).pipe(Effect.scoped))
 
@@ -159,6 +176,43 @@ describe("PortalClient", () => {
       expect(result._tag).toBe("Right")
       expect(portal.seen).toHaveLength(2)
     }).pipe(Effect.scoped))
+
+  // The defaults, on the TestClock (the sockets stay real, so each attempt is awaited in real time).
+  const untilSeen = (portal: { readonly seen: ReadonlyArray<unknown> }, n: number) =>
+    Effect.gen(function* () {
+      for (let i = 0; i < 400 && portal.seen.length < n; i++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+      expect(portal.seen).toHaveLength(n)
+    })
+
+  it.scoped("by default retries twice, 1 s then 2 s apart", () =>
+    Effect.gen(function* () {
+      const portal = yield* fakePortal(json(500, "{}"))
+      const fiber = yield* Effect.fork(ping(portal.url, {}))
+      yield* untilSeen(portal, 1)
+      yield* TestClock.adjust("999 millis")
+      yield* untilSeen(portal, 1)
+      yield* TestClock.adjust("1 millis")
+      yield* untilSeen(portal, 2)
+      yield* TestClock.adjust("1999 millis")
+      yield* untilSeen(portal, 2)
+      yield* TestClock.adjust("1 millis")
+      yield* untilSeen(portal, 3)
+      const result = yield* Fiber.join(fiber)
+      expect(result).toEqual(Either.left(new PortalClient.PortalError({ code: "PORTAL_HTTP_ERROR", message: "The Portal answered HTTP 500." })))
+      expect(portal.seen).toHaveLength(3)
+    }))
+
+  it.scoped("by default gives each attempt 10 s", () =>
+    Effect.gen(function* () {
+      const portal = yield* fakePortal(() => {})
+      const fiber = yield* Effect.fork(ping(portal.url, { retries: 0 }))
+      yield* untilSeen(portal, 1)
+      yield* TestClock.adjust("9999 millis")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      const result = yield* Fiber.join(fiber)
+      expect(result).toEqual(Either.left(new PortalClient.PortalError({ code: "PORTAL_TIMEOUT", message: "The Portal did not answer within 10s." })))
+    }))
 
   it("joins the endpoint onto the base URL with or without trailing slashes", () => {
     expect(PortalClient.endpoint("https://portal.example")).toBe("https://portal.example/api/v1/validations")
