@@ -32,18 +32,18 @@ export const signingInput = (payload: Uint8Array): Uint8Array => {
   return out
 }
 
-const B64 = /^[A-Za-z0-9+/]*={0,2}$/
-const B64URL = /^[A-Za-z0-9_-]*$/
+// Node's decoders are lenient (they skip foreign characters and accept either alphabet, any
+// padding and stray trailing bits); re-encoding and comparing keeps only the one canonical spelling,
+// which also rules out every character outside the alphabet and every impossible length.
 
 /** Strict base64url decoding: the alphabet only, no padding, canonical trailing bits. */
 export const decodeBase64Url = (s: string): Uint8Array | undefined => {
-  if (!B64URL.test(s) || s.length % 4 === 1) return undefined
   const bytes = Buffer.from(s, "base64url")
   return bytes.toString("base64url") === s ? new Uint8Array(bytes) : undefined
 }
 
+/** Strict base64 decoding: the alphabet only, exact padding, canonical trailing bits. */
 const decodeBase64 = (s: string): Uint8Array | undefined => {
-  if (!B64.test(s) || s.length % 4 !== 0) return undefined
   const bytes = Buffer.from(s, "base64")
   return bytes.toString("base64") === s ? new Uint8Array(bytes) : undefined
 }
@@ -124,6 +124,6 @@ export const encode = (envelope: Envelope): string => {
     payload: Buffer.from(envelope.payload).toString("base64url"),
     sig: Buffer.from(envelope.signature).toString("base64url")
   })
-  const body = Buffer.from(json, "utf8").toString("base64").match(/.{1,64}/g) ?? []
+  const body = Buffer.from(json, "utf8").toString("base64").match(/.{1,64}/g)!
   return [BEGIN, ...body, END, ""].join("\n")
 }

@@ -8,12 +8,9 @@ export const isUtcTimestamp = (s: string): boolean => {
   const m = ISO_UTC.exec(s)
   if (m === null) return false
   const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-  const t = Date.UTC(y, mo - 1, d, h, mi, se)
-  const back = new Date(t)
-  return (
-    y >= 1970 && y <= 9999 && back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d &&
-    back.getUTCHours() === h && back.getUTCMinutes() === mi && back.getUTCSeconds() === se
-  )
+  // A field out of range (30 February, hour 24, second 60) rolls over into the next field, so the
+  // instant no longer reads back as written. The pattern already bounds the year to four digits.
+  return y >= 1970 && new Date(Date.UTC(y, mo - 1, d, h, mi, se)).toISOString().slice(0, 19) === s.slice(0, 19)
 }
 
 /** An ISO-8601 UTC timestamp string, decoded to a `Date`. */
@@ -54,7 +51,7 @@ export const ValidationPolicy = Schema.Struct({
   required: Schema.Boolean,
   intervalHours: Schema.Int.pipe(Schema.between(1, 8760)),
   portalUrl: Schema.optional(
-    Schema.String.pipe(Schema.maxLength(2048), Schema.pattern(/^https?:\/\/[^\s]+$/), Schema.filter(canParseUrl))
+    Schema.String.pipe(Schema.maxLength(2048), Schema.pattern(/^https?:\/\/[^\s]+$/), Schema.filter(canParseUrl, { message: () => "expected a URL that parses, such as https://portal.example.com" }))
   )
 })
 export type ValidationPolicy = typeof ValidationPolicy.Type

@@ -78,7 +78,9 @@ export const verifyWith = (
     }
     const decoded = decodePayload(json)
     if (Either.isLeft(decoded)) {
-      const detail = ParseResult.TreeFormatter.formatErrorSync(decoded.left).split("\n").slice(-1)[0]?.trim().slice(0, 200)
+      // The first issue as `path: message` (e.g. `caps.unattended.limit: Expected …`), short enough for one sentence.
+      const [issue] = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+      const detail = (issue === undefined ? "invalid" : `${issue.path.length === 0 ? "" : `${issue.path.map(String).join(".")}: `}${issue.message}`).slice(0, 200)
       return Either.left(LicenseError.of("LICENSE_PAYLOAD_INVALID", `The license is signed but its contents are invalid (${detail}). Contact the vendor: the issued license needs to be corrected.`))
     }
     if (decoded.right.kid !== envelope.kid) return Either.left(LicenseError.of("LICENSE_KEY_MISMATCH"))

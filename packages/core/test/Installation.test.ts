@@ -21,6 +21,17 @@ describe("Installation", () => {
       expect(new Set(ids).size).toBe(ids.length)
     }))
 
+  it.effect("draws every character of an id uniformly from the whole alphabet", () =>
+    Effect.gen(function* () {
+      // 300 uniform draws from 32 characters miss a given one with probability (31/32)^300 ≈ 7e-5,
+      // so every position shows nearly all 32; a bit-packing slip pins some positions to a few.
+      const ids = yield* Effect.replicateEffect(Installation.generateId, 300)
+      for (let position = 5; position < 31; position++) {
+        const seen = new Set(ids.map((id) => id[position]))
+        expect(seen.size, `distinct characters at position ${position}`).toBeGreaterThanOrEqual(28)
+      }
+    }))
+
   it.effect("creates the id once per store and keeps it", () =>
     Effect.gen(function* () {
       const store = yield* LicenseStore.makeMemory

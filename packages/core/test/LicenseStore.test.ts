@@ -1,5 +1,5 @@
 // One LicenseStore contract run against the memory and SQLite layers, plus what only SQLite promises: durability, WAL, cross-connection atomicity.
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -40,6 +40,17 @@ const audit = (n: number): LicenseStore.AuditRecord => ({
   code: n % 2 === 0 ? null : "CAP_LIMIT_REACHED",
   detail: null
 })
+const healthy: LicenseStore.ValidationRecord = {
+  lastAttemptAt: 5,
+  lastSuccessAt: 5,
+  failingSince: null,
+  lastError: null,
+  lastStatus: "valid",
+  consecutiveFailures: 0,
+  nextAttemptAt: 9
+}
+/** Every table of the SQLite store's schema. */
+const tables = ["meta", "licenses", "pending_license", "admin", "credentials", "principals", "validation", "snapshots", "audit", "usage"]
 const tags = (outcomes: ReadonlyArray<LicenseStore.AdmitOutcome>) => outcomes.map((o) => o._tag)
 
 /** Run `body` against a fresh store built by `layer`. */
@@ -56,6 +67,18 @@ const raw = (filename: string, sql: string) =>
           db.all<Record<string, unknown>>(sql, (error, rows) => db.close(() => (error ? reject(error) : resolve(rows))))
         })
       })
+  )
+
+/** A plain sqlite3 connection that holds the write lock until the scope closes: another process mid-transaction. */
+const holdWriteLock = (filename: string) =>
+  Effect.acquireRelease(
+    Effect.async<sqlite3.Database, Error>((resume) => {
+      const other: sqlite3.Database = new sqlite3.Database(filename, (openError) => {
+        if (openError) return resume(Effect.fail(openError))
+        other.exec("BEGIN EXCLUSIVE", (error) => resume(error ? Effect.fail(error) : Effect.succeed(other)))
+      })
+    }),
+    (other) => Effect.async<void>((resume) => void other.exec("ROLLBACK", () => other.close(() => resume(Effect.void))))
   )
 
 const contract = (name: string, makeLayer: () => Layer.Layer<LicenseStore.LicenseStore, LicenseStore.StoreError>) =>
@@ -81,6 +104,15 @@ const contract = (name: string, makeLayer: () => Layer.Layer<LicenseStore.Licens
         expect(yield* s.getLicense).toEqual(Option.some(license(2)))
         expect(yield* s.replaceLicense("fp-2", license(3))).toBe(true)
         expect(yield* s.licenseHistory).toEqual([license(1), license(2), license(3)])
+      }))
+
+    test("the license history a caller holds is a copy that later installs leave alone", (s) =>
+      Effect.gen(function* () {
+        yield* s.replaceLicense(null, license(1))
+        const before = yield* s.licenseHistory
+        yield* s.replaceLicense("fp-1", license(2))
+        expect(before).toEqual([license(1)])
+        expect(yield* s.licenseHistory).toEqual([license(1), license(2)])
       }))
 
     test("sets and clears the pending license", (s) =>
@@ -271,6 +303,24 @@ const contract = (name: string, makeLayer: () => Layer.Layer<LicenseStore.Licens
         ])
       }))
 
+    test("lists usage by day, then by cap, whatever order it was recorded in", (s) =>
+      Effect.gen(function* () {
+        yield* s.recordUsage("unattended", "2026-03-01", 1)
+        yield* s.recordUsage("developer", "2026-03-03", 2)
+        yield* s.recordUsage("attended", "2026-03-02", 3)
+        yield* s.recordUsage("developer", "2026-03-02", 4)
+        yield* s.recordUsage("attended", "2026-03-01", 5)
+        yield* s.recordUsage("unattended", "2026-03-02", 6)
+        expect(yield* s.usageHistory).toEqual([
+          { cap: "attended", day: "2026-03-01", peak: 5 },
+          { cap: "unattended", day: "2026-03-01", peak: 1 },
+          { cap: "attended", day: "2026-03-02", peak: 3 },
+          { cap: "developer", day: "2026-03-02", peak: 4 },
+          { cap: "unattended", day: "2026-03-02", peak: 6 },
+          { cap: "developer", day: "2026-03-03", peak: 2 }
+        ])
+      }))
+
     test("100 concurrent admits at ceiling 5 admit exactly 5", (s) =>
       Effect.gen(function* () {
         const outcomes = yield* Effect.all(
@@ -386,7 +436,87 @@ describe("LicenseStore SQLite", () => {
       const error = yield* Effect.flip(withStore(LicenseStore.layerSqlite({ filename }), () => Effect.void))
       expect(error.code).toBe("STORE_UNAVAILABLE")
       expect(error.message).toContain(filename)
+      expect(error.message).toBe(
+        `The license store at ${filename} could not open the database (SQLITE_CANTOPEN: unable to open database file). ` +
+          "Check that the directory exists and that the Hub may read and write it."
+      )
     }))
+
+  it.effect("reports a file that is not a database as STORE_CORRUPT", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      writeFileSync(filename, "not a license store\n".repeat(200))
+      const error = yield* Effect.flip(withStore(LicenseStore.layerSqlite({ filename }), () => Effect.void))
+      expect(error).toMatchObject({
+        _tag: "StoreError",
+        code: "STORE_CORRUPT",
+        message:
+          `The license store at ${filename} could not configure the database (SQLITE_NOTADB: file is not a database). ` +
+          "The file is damaged or is not an Exekra database; restore it from a backup."
+      })
+    }))
+
+  it.effect("reports a write lock another process holds past busyTimeoutMs as STORE_UNAVAILABLE", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      const s = yield* Effect.map(Layer.build(LicenseStore.layerSqlite({ filename, busyTimeoutMs: 25 })), Context.get(Store))
+      const error = yield* Effect.flip(Effect.scoped(Effect.zipRight(holdWriteLock(filename), s.admit("unattended", "runner-a", null, 5, 100))))
+      expect(error).toMatchObject({
+        _tag: "StoreError",
+        code: "STORE_UNAVAILABLE",
+        message:
+          `The license store at ${filename} could not admit a principal (SQLITE_BUSY: database is locked). ` +
+          "Another process held the database lock for more than 25 ms; retry, or raise busyTimeoutMs."
+      })
+      expect(yield* s.admit("unattended", "runner-a", null, 5, 100)).toMatchObject({ _tag: "Admitted", used: 1 })
+    }).pipe(Effect.scoped))
+
+  it.effect("names what every operation could not do when the database fails under it", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      const s = yield* Effect.map(Layer.build(LicenseStore.layerSqlite({ filename })), Context.get(Store))
+      // Another tool drops the schema under the open connection: every statement now fails.
+      for (const table of tables) yield* raw(filename, `DROP TABLE ${table}`)
+      const operations: ReadonlyArray<readonly [string, string, Effect.Effect<unknown, LicenseStore.StoreError>]> = [
+        ["record the installation id", "meta", s.ensureInstallationId("inst_a")],
+        ["read the installed license", "licenses", s.getLicense],
+        ["replace the installed license", "licenses", s.replaceLicense(null, license(1))],
+        ["read the license history", "licenses", s.licenseHistory],
+        ["read the pending license", "pending_license", s.getPending],
+        ["store the pending license", "pending_license", s.setPending(license(1))],
+        ["activate the Hub", "admin", s.activate(license(1), admin("admin@acme.example"))],
+        ["read the admin account", "admin", s.getAdmin],
+        ["read the time high-water mark", "meta", s.getHighWater],
+        ["raise the time high-water mark", "meta", s.raiseHighWater(1)],
+        ["read the validation record", "validation", s.getValidation],
+        ["store the validation record", "validation", s.putValidation(healthy)],
+        ["store a credential", "credentials", s.putCredential(credential("h1", "api", 1))],
+        ["read a credential", "credentials", s.findCredential("h1")],
+        ["delete a credential", "credentials", s.deleteCredential("h1")],
+        ["list credentials", "credentials", s.listCredentials("api")],
+        ["list principals", "principals", s.listPrincipals("unattended")],
+        ["count active principals", "principals", s.countActive],
+        ["admit a principal", "principals", s.admit("unattended", "runner-a", null, 5, 100)],
+        ["release a principal", "principals", s.release("unattended", "runner-a")],
+        ["deactivate a principal", "principals", s.deactivate("unattended", "runner-a", 100)],
+        ["read snapshots", "snapshots", s.getSnapshots],
+        ["store a snapshot", "snapshots", s.putSnapshot("validation", "{}")],
+        ["append to the audit log", "audit", s.appendAudit(audit(1))],
+        ["read the audit log", "audit", s.listAudit({ limit: 5 })],
+        ["record usage", "usage", s.recordUsage("unattended", "2026-01-01", 1)],
+        ["read the usage history", "usage", s.usageHistory]
+      ]
+      for (const [what, table, operation] of operations) {
+        const error = yield* Effect.flip(operation)
+        expect(error).toMatchObject({
+          _tag: "StoreError",
+          code: "STORE_FAILED",
+          message:
+            `The license store at ${filename} could not ${what} (SQLITE_ERROR: no such table: ${table}). ` +
+            "This is unexpected: keep the database file and report the error."
+        })
+      }
+    }).pipe(Effect.scoped))
 
   it.effect("runs in WAL mode", () =>
     Effect.gen(function* () {

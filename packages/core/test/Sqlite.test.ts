@@ -1,10 +1,11 @@
 // The shared Sqlite module on its own: migrations, transactions that roll back, and errors that name the file and the owner.
-import { mkdtempSync, rmSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Sqlite } from "@exekra/core"
-import { Data, Effect } from "effect"
+import { Cause, Data, Effect, Exit } from "effect"
+import sqlite3 from "sqlite3"
 
 const dir = mkdtempSync(join(tmpdir(), "exekra-sqlite-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -18,6 +19,20 @@ const open = (filename: string, migrations: ReadonlyArray<string> = [v1], extra:
 
 const texts = (db: Sqlite.Database) =>
   Effect.map(db.locked("list notes", db.all<{ text: string }>("SELECT text FROM notes ORDER BY id")), (rows) => rows.map((r) => r.text))
+
+/** A plain sqlite3 connection that holds the write lock until the scope closes: another process mid-transaction. */
+const holdWriteLock = (filename: string) =>
+  Effect.acquireRelease(
+    Effect.async<sqlite3.Database, Error>((resume) => {
+      const other: sqlite3.Database = new sqlite3.Database(filename, (openError) => {
+        if (openError) return resume(Effect.fail(openError))
+        other.exec("BEGIN EXCLUSIVE", (error) => resume(error ? Effect.fail(error) : Effect.succeed(other)))
+      })
+    }),
+    (other) => Effect.async<void>((resume) => void other.exec("ROLLBACK", () => other.close(() => resume(Effect.void))))
+  )
+
+const addNote = (db: Sqlite.Database, text: string) => db.atomic("add a note", db.run("INSERT INTO notes (text) VALUES (?)", [text]))
 
 class Refused extends Data.TaggedError("Refused")<{ readonly why: string }> {}
 
@@ -95,4 +110,128 @@ describe("Sqlite", () => {
       const badTimeout = yield* Effect.flip(Effect.scoped(open(freshFile(), [v1], { busyTimeoutMs: -1 })))
       expect(badTimeout.code).toBe("DATABASE_FAILED")
     }))
+
+  it.effect("accepts a busy timeout of 0 ms and refuses negative or fractional ones, saying what it got", () =>
+    Effect.gen(function* () {
+      const db = yield* open(freshFile(), [v1], { busyTimeoutMs: 0 })
+      yield* addNote(db, "no waiting")
+      expect(yield* texts(db)).toEqual(["no waiting"])
+      for (const busyTimeoutMs of [-1, 1.5]) {
+        const error = yield* Effect.flip(Effect.scoped(open(freshFile(), [v1], { busyTimeoutMs })))
+        expect(error).toMatchObject({
+          code: "DATABASE_FAILED",
+          message: `busyTimeoutMs must be a non-negative whole number of milliseconds, got ${busyTimeoutMs}.`
+        })
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("reports a write lock held by another connection past busyTimeoutMs as DATABASE_UNAVAILABLE", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      const db = yield* open(filename, [v1], { busyTimeoutMs: 20 })
+      const error = yield* Effect.flip(Effect.scoped(Effect.zipRight(holdWriteLock(filename), addNote(db, "blocked"))))
+      expect(error).toMatchObject({
+        _tag: "SqliteError",
+        code: "DATABASE_UNAVAILABLE",
+        message:
+          `The notes database at ${filename} could not add a note (SQLITE_BUSY: database is locked). ` +
+          "Another process held the database lock for more than 20 ms; retry, or raise busyTimeoutMs."
+      })
+      // Once the other connection lets go, the same write succeeds.
+      yield* addNote(db, "after")
+      expect(yield* texts(db)).toEqual(["after"])
+    }).pipe(Effect.scoped))
+
+  it.effect("reports a database that refuses writes (SQLITE_READONLY) as DATABASE_UNAVAILABLE", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      const db = yield* open(filename)
+      yield* db.locked("make the connection read-only", db.exec("PRAGMA query_only = 1"))
+      const error = yield* Effect.flip(addNote(db, "refused"))
+      expect(error).toMatchObject({
+        code: "DATABASE_UNAVAILABLE",
+        message:
+          `The notes database at ${filename} could not add a note (SQLITE_READONLY: attempt to write a readonly database). ` +
+          "Check free disk space and the permissions of the file and its directory."
+      })
+    }).pipe(Effect.scoped))
+
+  it.effect("reports a full database (SQLITE_FULL) as DATABASE_UNAVAILABLE", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      const db = yield* open(filename)
+      yield* db.locked("cap the file size", db.exec("PRAGMA max_page_count = 2"))
+      const error = yield* Effect.flip(db.atomic("add a large note", db.run("INSERT INTO notes (text) VALUES (?)", ["x".repeat(100_000)])))
+      expect(error).toMatchObject({
+        code: "DATABASE_UNAVAILABLE",
+        message:
+          `The notes database at ${filename} could not add a large note (SQLITE_FULL: database or disk is full). ` +
+          "Check free disk space and the permissions of the file and its directory."
+      })
+      expect(yield* texts(db)).toEqual([])
+    }).pipe(Effect.scoped))
+
+  it.effect("reports a file that is not a database as DATABASE_CORRUPT while configuring it", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      writeFileSync(filename, "these are someone's notes, not a database\n".repeat(100))
+      const error = yield* Effect.flip(Effect.scoped(open(filename)))
+      expect(error).toMatchObject({
+        code: "DATABASE_CORRUPT",
+        message:
+          `The notes database at ${filename} could not configure the database (SQLITE_NOTADB: file is not a database). ` +
+          "The file is damaged or is not an Exekra database; restore it from a backup."
+      })
+    }))
+
+  it.effect("reports a damaged page (SQLITE_CORRUPT) as DATABASE_CORRUPT, naming what was being read", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      yield* Effect.scoped(Effect.flatMap(open(filename), (db) => addNote(db, "soon unreadable")))
+      // Page 2 is the notes table's root page; 0xff bytes are no valid b-tree page.
+      const fd = openSync(filename, "r+")
+      writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 4096)
+      closeSync(fd)
+      const db = yield* open(filename)
+      const error = yield* Effect.flip(texts(db))
+      expect(error).toMatchObject({
+        code: "DATABASE_CORRUPT",
+        message:
+          `The notes database at ${filename} could not list notes (SQLITE_CORRUPT: database disk image is malformed). ` +
+          "The file is damaged or is not an Exekra database; restore it from a backup."
+      })
+    }).pipe(Effect.scoped))
+
+  it.effect("reports a failing migration as DATABASE_FAILED and leaves the schema version where it was", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      const error = yield* Effect.flip(Effect.scoped(open(filename, [v1, "ALTER TABLE nowhere ADD COLUMN tag TEXT"])))
+      expect(error).toMatchObject({
+        code: "DATABASE_FAILED",
+        message:
+          `The notes database at ${filename} could not upgrade the database schema (SQLITE_ERROR: no such table: nowhere). ` +
+          "This is unexpected: keep the database file and report the error."
+      })
+      const db = yield* open(filename)
+      expect(yield* db.locked("read the version", db.get<{ user_version: number }>("PRAGMA user_version"))).toEqual({ user_version: 1 })
+    }).pipe(Effect.scoped))
+
+  it.effect("atomic reports only the body's error when SQLite already rolled the transaction back itself", () =>
+    Effect.gen(function* () {
+      const db = yield* open(freshFile())
+      yield* addNote(db, "a")
+      // INSERT OR ROLLBACK ends the transaction on a conflict, so atomic's own ROLLBACK finds none: not a second failure.
+      const exit = yield* Effect.exit(
+        db.atomic(
+          "add a duplicate note",
+          Effect.zipRight(
+            db.run("INSERT INTO notes (text) VALUES ('b')"),
+            db.run("INSERT OR ROLLBACK INTO notes (text) VALUES ('a')").pipe(Effect.catchAll(() => new Refused({ why: "duplicate" })))
+          )
+        )
+      )
+      expect(exit).toEqual(Exit.fail(new Refused({ why: "duplicate" })))
+      expect(Cause.failures(Exit.isFailure(exit) ? exit.cause : Cause.empty)).toHaveLength(1)
+      expect(yield* texts(db)).toEqual(["a"])
+    }).pipe(Effect.scoped))
 })

@@ -220,3 +220,159 @@ describe("Keys", () => {
     expect(Either.isLeft(Keys.publicKeyFromPem("not a key"))).toBe(true)
   })
 })
+
+describe("Verifier.hasCanonicalScalar", () => {
+  /** A signature whose R half is zero and whose S half is the little-endian encoding of `s`. */
+  const withScalar = (s: bigint): Uint8Array => {
+    const sig = new Uint8Array(64)
+    for (let i = 0; i < 32; i++) sig[32 + i] = Number((s >> BigInt(8 * i)) & 0xffn)
+    return sig
+  }
+
+  it("accepts S < L and refuses S ≥ L, at the exact boundary", () => {
+    expect(Verifier.hasCanonicalScalar(withScalar(0n))).toBe(true)
+    expect(Verifier.hasCanonicalScalar(withScalar(1n))).toBe(true)
+    // L - 1 shares every byte with L but the lowest one.
+    expect(Verifier.hasCanonicalScalar(withScalar(L - 1n))).toBe(true)
+    expect(Verifier.hasCanonicalScalar(withScalar(L))).toBe(false)
+    expect(Verifier.hasCanonicalScalar(withScalar(L + 1n))).toBe(false)
+    expect(Verifier.hasCanonicalScalar(withScalar((1n << 252n) - 1n))).toBe(true)
+    expect(Verifier.hasCanonicalScalar(withScalar(1n << 253n))).toBe(false)
+    expect(Verifier.hasCanonicalScalar(withScalar((1n << 256n) - 1n))).toBe(false)
+  })
+
+  it("judges the S half only", () => {
+    const sig = withScalar(L - 1n)
+    sig.fill(0xff, 0, 32)
+    expect(Verifier.hasCanonicalScalar(sig)).toBe(true)
+  })
+
+  it("a file whose S is exactly L is refused by both primitives", () => {
+    const text = editEnvelope(good, (j) => ({ ...j, sig: Buffer.from(withScalar(L)).toString("base64url") }))
+    for (const primitive of [Verifier.tweetnaclPrimitive, Verifier.nodeCryptoPrimitive()]) {
+      expect(Verifier.verifyWith(keyring, primitive, text)).toStrictEqual(Either.left(LicenseError.of("LICENSE_SIGNATURE_INVALID")))
+    }
+  })
+})
+
+describe("Verifier.verifyWith messages", () => {
+  const refusal = (input: string | Uint8Array): LicenseError => {
+    const result = Verifier.verifyWith(keyring, Verifier.nodeCryptoPrimitive(), input)
+    if (Either.isRight(result)) throw new Error("expected the license to be refused")
+    return result.left
+  }
+  /** The schema's reason inside a LICENSE_PAYLOAD_INVALID sentence. */
+  const invalidDetail = (input: string): string => {
+    const error = refusal(input)
+    expect(error.code).toBe("LICENSE_PAYLOAD_INVALID")
+    const match = /^The license is signed but its contents are invalid \((.*)\)\. Contact the vendor: the issued license needs to be corrected\.$/s.exec(error.message)
+    expect(match, error.message).not.toBeNull()
+    return match![1]!
+  }
+
+  it("says a signed payload that is not UTF-8 JSON is not JSON", () => {
+    const sentence = "The license is signed but its payload is not JSON. Contact the vendor: the issued license needs to be corrected."
+    for (const bytes of [new TextEncoder().encode("hello"), new TextEncoder().encode('{"a":1'), new Uint8Array([0x7b, 0xff, 0x7d])]) {
+      expect(refusal(Signer.signBytes(bytes, key))).toMatchObject({ code: "LICENSE_PAYLOAD_INVALID", message: sentence })
+    }
+  })
+
+  it("names the schema's reason in one trimmed line of at most 200 characters", () => {
+    const date = invalidDetail(signedPayload({ ...validPayloadJson(), issuedAt: "2026-02-30T00:00:00Z" }))
+    expect(date).toBe("issuedAt: expected an ISO-8601 UTC timestamp such as 2027-01-31T00:00:00Z")
+    const url = invalidDetail(signedPayload({ ...validPayloadJson(), validation: { required: true, intervalHours: 24, portalUrl: "https://portal.example:99999/" } }))
+    expect(url).toBe("validation.portalUrl: expected a URL that parses, such as https://portal.example.com")
+    const caps = invalidDetail(signedPayload({ ...validPayloadJson(), caps: {} }))
+    expect(caps).toMatch(/^\S.*a license grants at least one cap$/)
+    const long = invalidDetail(signedPayload({ ...validPayloadJson(), type: "x".repeat(500) }))
+    expect(long).toMatch(/^\S.*actual "x+$/)
+    expect(long).toHaveLength(200)
+  })
+
+  it("returns the text of a file given as bytes, and its fingerprint", () => {
+    const verified = Either.getOrThrow(Verifier.verifyWith(keyring, Verifier.tweetnaclPrimitive, new TextEncoder().encode(good)))
+    expect(verified.text).toBe(good)
+    expect(verified.fingerprint).toBe(createHash("sha256").update(good).digest("hex"))
+  })
+})
+
+describe("Verifier.fingerprint", () => {
+  it("is the SHA-256 of the exact text, in hex", () => {
+    expect(Verifier.fingerprint("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    expect(Verifier.fingerprint("é")).toBe(createHash("sha256").update(Buffer.from([0xc3, 0xa9])).digest("hex"))
+    expect(Verifier.fingerprint(good.replace(/\n/g, "\r\n"))).not.toBe(Verifier.fingerprint(good))
+  })
+})
+
+describe("Verifier.make memo", () => {
+  const counting = () => {
+    const counter = { calls: 0 }
+    const primitive: Verifier.VerifyPrimitive = (k, m, s) => {
+      counter.calls++
+      return Verifier.tweetnaclPrimitive(k, m, s)
+    }
+    return { counter, verifier: Verifier.make(keyring, primitive) }
+  }
+  /** Distinct texts of the same valid license (trailing spaces are allowed around the armour). */
+  const variant = (i: number) => good + " ".repeat(i)
+  const padTo = (text: string, size: number) => text + "\n".repeat(size - Buffer.byteLength(text, "utf8"))
+
+  it("answers the same content from memory whether given as bytes or as text", () => {
+    const { counter, verifier } = counting()
+    const bytes = () => new TextEncoder().encode(good)
+    const first = verifier.verifySync(bytes())
+    expect(Either.getOrThrow(first).text).toBe(good)
+    expect(verifier.verifySync(bytes())).toBe(first)
+    expect(verifier.verifySync(good)).toBe(first)
+    expect(counter.calls).toBe(1)
+  })
+
+  it("holds the 32 most recent files and forgets the oldest first", () => {
+    const { counter, verifier } = counting()
+    for (let i = 0; i < 32; i++) expect(Either.isRight(verifier.verifySync(variant(i)))).toBe(true)
+    expect(counter.calls).toBe(32)
+    for (let i = 0; i < 32; i++) verifier.verifySync(variant(i))
+    expect(counter.calls).toBe(32)
+    verifier.verifySync(variant(32))
+    expect(counter.calls).toBe(33)
+    for (let i = 1; i <= 32; i++) verifier.verifySync(variant(i))
+    expect(counter.calls).toBe(33)
+    verifier.verifySync(variant(0))
+    expect(counter.calls).toBe(34)
+  })
+
+  it("verifies a file of exactly MAX_BYTES, as text or bytes, and remembers it", () => {
+    const { counter, verifier } = counting()
+    const exact = padTo(good, Envelope.MAX_BYTES)
+    expect(Either.isRight(verifier.verifySync(exact))).toBe(true)
+    expect(Either.isRight(verifier.verifySync(exact))).toBe(true)
+    expect(Either.isRight(verifier.verifySync(new TextEncoder().encode(exact)))).toBe(true)
+    expect(counter.calls).toBe(1)
+  })
+
+  it("refuses a file of MAX_BYTES + 1, as text or bytes, without giving it a memory slot", () => {
+    const { counter, verifier } = counting()
+    for (let i = 0; i < 32; i++) verifier.verifySync(variant(i))
+    const over = padTo(good, Envelope.MAX_BYTES + 1)
+    // Two-byte U+00A0 padding: over MAX_BYTES bytes, yet fewer characters once decoded.
+    const overMultibyte = new TextEncoder().encode(good + "\u00a0".repeat(Envelope.MAX_BYTES / 2))
+    for (const input of [over, new TextEncoder().encode(over), overMultibyte]) {
+      expect(verifier.verifySync(input)).toStrictEqual(Either.left(LicenseError.of("LICENSE_TOO_LARGE")))
+    }
+    expect(counter.calls).toBe(32)
+    verifier.verifySync(variant(0))
+    expect(counter.calls).toBe(32)
+  })
+
+  it("refuses bytes that are not UTF-8 without giving them a memory slot", () => {
+    const { counter, verifier } = counting()
+    for (let i = 0; i < 32; i++) verifier.verifySync(variant(i))
+    for (let i = 0; i < 3; i++) {
+      const notUtf8 = new Uint8Array([...new TextEncoder().encode(good), 0xff, i])
+      expect(verifier.verifySync(notUtf8)).toStrictEqual(Envelope.parse(notUtf8))
+      expect(Either.isLeft(Envelope.parse(notUtf8))).toBe(true)
+    }
+    verifier.verifySync(variant(0))
+    expect(counter.calls).toBe(32)
+  })
+})

@@ -1,6 +1,6 @@
 /** Diagrams drawn from the machine definitions themselves (Mermaid, DOT, SVG via Graphviz), so they cannot disagree with the code. */
 import { Effect } from "effect"
-import type { AnyStateMachine } from "xstate"
+import type { AnyStateMachine, AnyTransitionDefinition } from "xstate"
 
 /** Options for every diagram format. */
 export interface DiagramOptions {
@@ -31,12 +31,15 @@ type AnyNode = AnyStateMachine["root"]
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
+// A function written in place as `guard: (…) => …` or `actions: (…) => …` takes the property's name: it has none of its own.
+const inferredNames: ReadonlySet<string> = new Set(["", "guard", "actions"])
+
 // Named guards and actions are referenced by name or by `{ type, params }`; inline functions by their name.
 const referenceName = (ref: unknown): string => {
   if (typeof ref === "string") return ref
   if (typeof ref === "function") {
     const type: unknown = (ref as { type?: unknown }).type
-    return typeof type === "string" && !type.startsWith("xstate.") ? type : ref.name || "inline"
+    return typeof type === "string" && !type.startsWith("xstate.") ? type : inferredNames.has(ref.name) ? "inline" : ref.name
   }
   if (isRecord(ref) && typeof ref.type === "string") {
     const params = isRecord(ref.params) ? Object.values(ref.params).filter((v) => typeof v !== "object") : []
@@ -66,20 +69,18 @@ export const describeMachine = (machine: AnyStateMachine): DiagramModel => {
     const labels: Array<string> = []
     // A transition on the machine itself applies in every top-level state.
     const sources = isRoot ? childNodes(node).map(nodeId) : [id]
-    for (const [eventType, transitions] of node.transitions) {
-      for (const t of transitions) {
-        const label = transitionLabel(eventType, t.guard)
-        if (t.target === undefined || t.target.length === 0) {
-          const actions = t.actions.map(referenceName)
-          labels.push(actions.length === 0 ? label : `${label} / ${actions.join(", ")}`)
-        } else {
-          for (const source of sources) for (const target of t.target) edges.push({ from: source, to: nodeId(target), label, eventless: false })
-        }
+    const add = (eventType: string, t: AnyTransitionDefinition, eventless: boolean): void => {
+      const label = transitionLabel(eventType, t.guard)
+      if (t.target === undefined || t.target.length === 0) {
+        const actions = t.actions.map(referenceName)
+        labels.push(actions.length === 0 ? label : `${label} / ${actions.join(", ")}`)
+      } else {
+        for (const source of sources) for (const target of t.target) edges.push({ from: source, to: nodeId(target), label, eventless })
       }
     }
-    for (const t of node.always ?? []) {
-      for (const source of sources) for (const target of t.target ?? []) edges.push({ from: source, to: nodeId(target), label: transitionLabel("always", t.guard), eventless: true })
-    }
+    for (const [eventType, transitions] of node.transitions) for (const t of transitions) add(eventType, t, false)
+    // An eventless transition without a target only updates the context, like a targetless event.
+    for (const t of node.always ?? []) add("always", t, true)
     if (labels.length > 0) internal.push({ state: isRoot ? null : id, labels })
     for (const child of childNodes(node)) visit(child, false)
   }
@@ -116,7 +117,8 @@ export const toMermaid = (machine: AnyStateMachine, options: DiagramOptions = {}
   renderStates(null, "  ")
   for (const edge of model.edges) lines.push(`  ${mermaidId(edge.from)} --> ${mermaidId(edge.to)} : ${mermaidText(edge.label)}`)
   for (const note of model.internal) {
-    const anchor = note.state ?? model.initial
+    // Mermaid needs a state to pin a note to; a machine of parallel regions has no initial state, so its first state.
+    const anchor = note.state ?? model.initial ?? model.states[0]?.id ?? null
     if (anchor === null) continue
     lines.push(`  note left of ${mermaidId(anchor)}`)
     lines.push(note.state === null ? "    In every state" : "    Without leaving this state")
@@ -140,16 +142,33 @@ export const toDot = (machine: AnyStateMachine, options: DiagramOptions = {}): s
   const lines: Array<string> = [
     `digraph ${dotString(model.id)} {`,
     "  rankdir=LR",
+    // Lets edges of compound states end at their cluster's border (`lhead`, `ltail`).
+    ...(model.states.some((s) => s.parent !== null) ? ["  compound=true"] : []),
     '  graph [fontname="Helvetica", fontsize=12, nodesep=0.4, ranksep=0.9]',
     '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=12]',
     '  edge [fontname="Helvetica", fontsize=9, color="#475569", fontcolor="#334155"]'
   ]
+  // A compound state is a cluster, not a node: its edges attach to the leaf it starts in and are clipped at the cluster.
+  const leafOf = (id: string): string => {
+    const inner = model.states.find((s) => s.id === id)?.initial ?? model.states.find((s) => s.parent === id)?.id
+    return inner === undefined ? id : leafOf(inner)
+  }
+  const edgeLine = (from: string, to: string, attributes: ReadonlyArray<string>): string => {
+    const [tail, head] = [leafOf(from), leafOf(to)]
+    // A loop on a cluster is drawn as a loop on its leaf: clipping both ends at the same cluster leaves nothing to draw.
+    const clip =
+      from === to
+        ? []
+        : [...(tail === from ? [] : [`ltail=${dotString(`cluster_${from}`)}`]), ...(head === to ? [] : [`lhead=${dotString(`cluster_${to}`)}`])]
+    const list = [...clip, ...attributes]
+    return `${dotString(tail)} -> ${dotString(head)}${list.length === 0 ? "" : ` [${list.join(", ")}]`}`
+  }
   const renderStates = (parent: string | null, indent: string): void => {
     const parentState = model.states.find((s) => s.id === parent)
     const initial = parent === null ? model.initial : (parentState?.initial ?? null)
     if (initial !== null) {
-      const start = dotString(`__start:${parent ?? ""}`)
-      lines.push(`${indent}${start} [shape=point, width=0.15, label=""]`, `${indent}${start} -> ${dotString(initial)}`)
+      const start = `__start:${parent ?? ""}`
+      lines.push(`${indent}${dotString(start)} [shape=point, width=0.15, label=""]`, `${indent}${edgeLine(start, initial, [])}`)
     }
     for (const state of model.states.filter((s) => s.parent === parent)) {
       if (model.states.some((s) => s.parent === state.id)) {
@@ -164,13 +183,13 @@ export const toDot = (machine: AnyStateMachine, options: DiagramOptions = {}): s
   }
   renderStates(null, "  ")
   for (const edge of model.edges) {
-    lines.push(`  ${dotString(edge.from)} -> ${dotString(edge.to)} [label=${dotString(edge.label)}${edge.eventless ? ", style=dashed" : ""}]`)
+    lines.push(`  ${edgeLine(edge.from, edge.to, [`label=${dotString(edge.label)}`, ...(edge.eventless ? ["style=dashed"] : [])])}`)
   }
   model.internal.forEach((note, i) => {
     const title = note.state === null ? "In every state" : `In ${note.state}`
     const text = [title, ...note.labels].map((l) => `${l.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}\\l`).join("")
     lines.push(`  ${dotString(`__note:${i}`)} [shape=note, style=filled, fillcolor="#f8fafc", fontsize=9, label="${text}"]`)
-    if (note.state !== null) lines.push(`  ${dotString(`__note:${i}`)} -> ${dotString(note.state)} [style=dotted, arrowhead=none]`)
+    if (note.state !== null) lines.push(`  ${edgeLine(`__note:${i}`, note.state, ["style=dotted", "arrowhead=none"])}`)
   })
   lines.push("}")
   return `${lines.join("\n")}\n`

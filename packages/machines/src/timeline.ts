@@ -116,7 +116,7 @@ export const transitions = (timeline: Timeline): ReadonlyArray<Transition> =>
       c.intervals.map((interval, i) => ({
         at: interval.from,
         cap: c.cap,
-        previous: i === 0 ? null : (c.intervals[i - 1]?.state ?? null),
+        previous: c.intervals[i - 1]?.state ?? null,
         state: interval.state,
         reason: interval.reason
       }))

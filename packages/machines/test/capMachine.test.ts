@@ -120,6 +120,40 @@ describe("pure transitions", () => {
     expect(run([installed(license({ limit: 0, ceiling: 0 }))]).value).toBe("unactivated")
   })
 
+  it("starts with no license installed, nothing failing and the clock as given", () => {
+    expect(run([]).context).toEqual({
+      cap: "unattended",
+      license: null,
+      installedAt: null,
+      renewedAt: null,
+      pending: null,
+      failingSince: null,
+      now: T0,
+      highWater: T0,
+      skew: 0,
+      reason: "not-licensed",
+      graceEndsAt: null,
+      limitedSince: null
+    })
+  })
+
+  it("restored with a later high-water mark, evaluates there and reports the clock as set back", () => {
+    const [s] = initialTransition(capMachine, { cap: "developer", now: T0, highWater: E, license: license(), installedAt: T0 })
+    expect(s.value).toBe("grace")
+    expect(s.context).toMatchObject({ now: T0, highWater: E, skew: E - T0, graceEndsAt: E + 14 * DAY })
+    // A high-water mark behind the clock is the clock.
+    expect(initialTransition(capMachine, { cap: "developer", now: E, highWater: T0 })[0].context).toMatchObject({ highWater: E, skew: 0 })
+  })
+
+  it("a re-issued file is a renewal: the same license id with a new issue date, or a new id with the same date", () => {
+    const reissued = run([installed(), { type: "LICENSE_INSTALLED", now: T0 + DAY, license: license({ issuedAt: T0 + DAY, expiresAt: E + 365 * DAY }) }])
+    expect(reissued.value).toBe("renewed")
+    expect(reissued.context.renewedAt).toBe(T0 + DAY)
+    const renamed = run([installed(), { type: "LICENSE_INSTALLED", now: T0 + DAY, license: license({ licenseId: "lic-b" }) }])
+    expect(renamed.value).toBe("renewed")
+    expect(renamed.context.renewedAt).toBe(T0 + DAY)
+  })
+
   it("starts from an installed license given as input", () => {
     const [s] = initialTransition(capMachine, { cap: "developer", now: E, license: license(), installedAt: T0 })
     expect(s.value).toBe("grace")
@@ -146,7 +180,7 @@ describe("admission from a snapshot", () => {
 
   it("an unactivated cap refuses everything but release", () => {
     const view = capView(run([]), 0)
-    expect(view).toMatchObject({ limit: 0, ceiling: 0 })
+    expect(view).toEqual({ cap: "unattended", state: "unactivated", limit: 0, ceiling: 0, used: 0, onLimited: "refuse-new" })
     expect(code(Admission.decide(view, "acquire", false))).toBe("CAP_UNACTIVATED")
     expect(code(Admission.decide(view, "release", true))).toBe("allowed")
   })

@@ -1,7 +1,7 @@
 // Timelines: the simulated states of each cap at the exact instants DESIGN §3 names, and their text, SVG and HTML renderings.
 import { describe, expect, it } from "@effect/vitest"
 import { License } from "@exekra/core"
-import { escapeXml, renderHtml, renderSvg, renderText, simulate } from "@exekra/machines"
+import { escapeXml, renderHtml, renderSvg, renderText, simulate, transitions } from "@exekra/machines"
 import { Schema } from "effect"
 
 const DAY = 86_400_000
@@ -135,5 +135,92 @@ describe("golden renderings", () => {
     )
     await expect(renderText(two)).toMatchFileSnapshot("__golden__/timeline-two.txt")
     await expect(renderSvg(two)).toMatchFileSnapshot("__golden__/timeline-two.svg")
+  })
+})
+
+describe("edges of the simulated span", () => {
+  it("takes dates as well as epoch ms", () => {
+    const P = Date.parse("2026-05-01T10:00:00Z")
+    expect(simulate(payload(), { from: new Date(from), to: new Date(to), portalDownFrom: new Date(P) })).toEqual(
+      simulate(payload(), { from, to, portalDownFrom: P })
+    )
+  })
+
+  it("a change at the very end of the span adds no empty interval", () => {
+    // The Portal goes down exactly at `to`, and grace for the expiry ends there too.
+    const end = E + G * DAY
+    const timeline = simulate(payload(), { from: E - DAY, to: end, portalDownFrom: end })
+    expect(timeline.caps[0]?.intervals).toEqual([
+      { state: "expiring", reason: "expiry-approaching", from: E - DAY, to: E },
+      { state: "grace", reason: "expired", from: E, to: end }
+    ])
+  })
+
+  it("a license whose notBefore has already passed is installed at the start, so validation grace runs from there", () => {
+    const P = from - 3 * DAY
+    expect(simulate(payload({ notBefore: "2026-01-05T00:00:00Z" }), { from, to, portalDownFrom: P }).caps[0]?.intervals).toEqual([
+      { state: "grace", reason: "portal-unreachable", from, to: from + VG * DAY },
+      { state: "limited", reason: "portal-unreachable", from: from + VG * DAY, to }
+    ])
+  })
+})
+
+describe("transitions", () => {
+  it("lists changes at the same instant in display order, whatever the order of the timeline's caps", () => {
+    const three = simulate(
+      payload({ caps: { attended: { limit: 1, expiresAt: expires }, developer: { limit: 1, expiresAt: expires }, unattended: { limit: 1, expiresAt: expires } } }),
+      { from, to }
+    )
+    const listed = transitions(three)
+    expect(listed.slice(0, 3).map((t) => [t.at, t.cap, t.previous, t.state])).toEqual([
+      [from, "unattended", null, "active"],
+      [from, "developer", null, "active"],
+      [from, "attended", null, "active"]
+    ])
+    expect(transitions({ ...three, caps: [...three.caps].reverse() })).toEqual(listed)
+  })
+})
+
+describe("chart axis and markers", () => {
+  const tickLabels = (svg: string): ReadonlyArray<string> =>
+    [...svg.matchAll(/text-anchor="middle" fill="#4b5563" font-size="10">([^<]+)</g)].map((m) => m[1] ?? "")
+  const portalLines = (svg: string): ReadonlyArray<string> =>
+    [...svg.matchAll(/<line x1="([\d.]+)"[^>]*stroke="#111827"/g)].map((m) => m[1] ?? "")
+
+  it("a ten-day span from midnight to midnight has a tick every day, the last on its end", () => {
+    const start = Date.parse("2027-03-10T00:00:00Z")
+    const end = Date.parse("2027-03-20T00:00:00Z")
+    const timeline = simulate(payload(), { from: start, to: end })
+    expect(tickLabels(renderSvg(timeline))).toEqual(Array.from({ length: 11 }, (_, i) => `2027-03-${String(10 + i).padStart(2, "0")}`))
+  })
+
+  it("a span of decades has about ten ticks, a tenth of the span apart", () => {
+    const end = from + 30 * 365 * DAY
+    const labels = tickLabels(renderSvg(simulate(payload(), { from, to: end })))
+    // 10950 days: no step in the list keeps it to ten ticks, so every 1095 days from the first midnight.
+    expect(labels).toEqual(
+      Array.from({ length: 10 }, (_, i) => new Date(Date.parse("2026-01-11T00:00:00Z") + i * 1095 * DAY).toISOString().slice(0, 10))
+    )
+  })
+
+  it("marks the Portal outage only when it falls inside the span, its ends included", () => {
+    const line = (portalDownFrom: number) => portalLines(renderSvg(simulate(payload(), { from, to, portalDownFrom })))
+    expect(line(from)).toEqual(["110.0"])
+    expect(line(to)).toEqual(["970.0"])
+    expect(line(from - 1)).toEqual([])
+    expect(line(to + 1)).toEqual([])
+  })
+
+  it("golden: a ten-day chart around the expiry with the Portal down at its end, and the two-cap page without an outage", async () => {
+    const days = simulate(payload(), { from: Date.parse("2027-03-10T00:00:00Z"), to: Date.parse("2027-03-20T00:00:00Z"), portalDownFrom: Date.parse("2027-03-20T00:00:00Z") })
+    await expect(renderSvg(days)).toMatchFileSnapshot("__golden__/timeline-days.svg")
+    const two = simulate(
+      payload({
+        notBefore: "2026-02-01T00:00:00Z",
+        caps: { unattended: { limit: 1, expiresAt: expires }, developer: { limit: 2, expiresAt: "2026-12-01T00:00:00Z", graceDays: 0 } }
+      }),
+      { from, to }
+    )
+    await expect(renderHtml(two)).toMatchFileSnapshot("__golden__/timeline-two.html")
   })
 })
