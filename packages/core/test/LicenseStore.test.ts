@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { LicenseStore } from "@exekra/core"
 import { Context, Effect, Fiber, Layer, Option } from "effect"
 import sqlite3 from "sqlite3"
+import { holdWriteLock } from "./support/holdWriteLock.js"
 
 const Store = LicenseStore.LicenseStore
 type Service = LicenseStore.LicenseStore.Service
@@ -67,18 +68,6 @@ const raw = (filename: string, sql: string) =>
           db.all<Record<string, unknown>>(sql, (error, rows) => db.close(() => (error ? reject(error) : resolve(rows))))
         })
       })
-  )
-
-/** A plain sqlite3 connection that holds the write lock until the scope closes: another process mid-transaction. */
-const holdWriteLock = (filename: string) =>
-  Effect.acquireRelease(
-    Effect.async<sqlite3.Database, Error>((resume) => {
-      const other: sqlite3.Database = new sqlite3.Database(filename, (openError) => {
-        if (openError) return resume(Effect.fail(openError))
-        other.exec("BEGIN EXCLUSIVE", (error) => resume(error ? Effect.fail(error) : Effect.succeed(other)))
-      })
-    }),
-    (other) => Effect.async<void>((resume) => void other.exec("ROLLBACK", () => other.close(() => resume(Effect.void))))
   )
 
 const contract = (name: string, makeLayer: () => Layer.Layer<LicenseStore.LicenseStore, LicenseStore.StoreError>) =>

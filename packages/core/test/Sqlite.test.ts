@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Sqlite } from "@exekra/core"
 import { Cause, Data, Effect, Exit } from "effect"
-import sqlite3 from "sqlite3"
+import { holdWriteLock } from "./support/holdWriteLock.js"
 
 const dir = mkdtempSync(join(tmpdir(), "exekra-sqlite-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -19,18 +19,6 @@ const open = (filename: string, migrations: ReadonlyArray<string> = [v1], extra:
 
 const texts = (db: Sqlite.Database) =>
   Effect.map(db.locked("list notes", db.all<{ text: string }>("SELECT text FROM notes ORDER BY id")), (rows) => rows.map((r) => r.text))
-
-/** A plain sqlite3 connection that holds the write lock until the scope closes: another process mid-transaction. */
-const holdWriteLock = (filename: string) =>
-  Effect.acquireRelease(
-    Effect.async<sqlite3.Database, Error>((resume) => {
-      const other: sqlite3.Database = new sqlite3.Database(filename, (openError) => {
-        if (openError) return resume(Effect.fail(openError))
-        other.exec("BEGIN EXCLUSIVE", (error) => resume(error ? Effect.fail(error) : Effect.succeed(other)))
-      })
-    }),
-    (other) => Effect.async<void>((resume) => void other.exec("ROLLBACK", () => other.close(() => resume(Effect.void))))
-  )
 
 const addNote = (db: Sqlite.Database, text: string) => db.atomic("add a note", db.run("INSERT INTO notes (text) VALUES (?)", [text]))
 
