@@ -324,14 +324,17 @@ export const make = (options: RuntimeOptions) =>
         }
       })
 
+    /** Tick a cap whose deadline is already past at `now`: the wall clock jumped while its timer slept. */
+    const catchUp = (cap: Cap.Cap, now: number) => {
+      const due = nextDeadline(slots[cap].actor.getSnapshot().context)
+      return due !== null && due <= now ? tick(cap) : Effect.void
+    }
+
     /** Persist the time seen, and tick any cap (or ping) whose deadline passed without its timer firing. */
     const heartbeat: Effect.Effect<void, LicenseStore.StoreError> = Effect.gen(function* () {
       const now = yield* observe
       yield* store.raiseHighWater(now)
-      for (const slot of Object.values(slots)) {
-        const due = nextDeadline(slot.actor.getSnapshot().context)
-        if (due !== null && due <= now) yield* tick(slot.cap)
-      }
+      for (const cap of Cap.all) yield* catchUp(cap, now)
       const ping = validationDeadline()
       if (ping !== null && ping <= now) yield* startPing
     })
@@ -468,9 +471,7 @@ export const make = (options: RuntimeOptions) =>
       return slot.lock.withPermits(1)(
         Effect.gen(function* () {
           const now = yield* observe
-          // A deadline already past means the wall clock jumped while the timer slept: catch up before deciding.
-          const due = nextDeadline(slot.actor.getSnapshot().context)
-          if (due !== null && due <= now) yield* tick(cap)
+          yield* catchUp(cap, now)
           const view = capView(slot.actor.getSnapshot(), slot.used)
           const decision = Admission.decide(view, "acquire", slot.admitted.has(id))
           // A full cap is not refused from memory: `used` is this process's last count, and another process
