@@ -74,7 +74,8 @@ export interface TrustedKeys {
   readonly dev: DevKit | undefined
 }
 
-const readPublicKeyFile = (path: string) =>
+/** Read an Ed25519 public key (SPKI PEM) from a file, failing with a code that names the file. */
+export const readPublicKey = (path: string): Effect.Effect<Keys.PublicKey, TrustedKeyError> =>
   Effect.try({
     try: () => readFileSync(path, "utf8"),
     catch: () => new TrustedKeyError({ code: "FILE_UNREADABLE", path, message: `Cannot read the public key ${path}: check the path and its permissions.` })
@@ -97,7 +98,7 @@ export const trustedKeys = (dataDir: string, paths: ReadonlyArray<string> = []) 
       paths.length > 0 ? paths : yield* Config.array(Config.string(), "EXEKRA_PUBLIC_KEYS").pipe(Config.withDefault<ReadonlyArray<string>>([]))
     const files = configured.map((path) => path.trim()).filter((path) => path !== "")
     if (files.length > 0) {
-      const publicKeys = yield* Effect.forEach(files, readPublicKeyFile)
+      const publicKeys = yield* Effect.forEach(files, readPublicKey)
       return { publicKeys, dev: undefined } satisfies TrustedKeys
     }
     const dev = yield* ensure(dataDir)

@@ -2,6 +2,7 @@
 import { FileSystem } from "@effect/platform"
 import { Keys, License } from "@exekra/core"
 import { Effect, Either } from "effect"
+import * as DevKit from "../DevKit.js"
 import { CliError } from "./CliError.js"
 
 /**
@@ -21,14 +22,9 @@ export const readText = (path: string): Effect.Effect<string, CliError, FileSyst
     Effect.mapError(() => new CliError({ code: "FILE_UNREADABLE", message: `Cannot read ${path}: check the path and its permissions.` }))
   )
 
-/** Read an Ed25519 public key (SPKI PEM) from a file. */
+/** Read an Ed25519 public key (SPKI PEM) from a file: the Hub's own reader, its error as a CliError. */
 export const readPublicKey = (path: string) =>
-  Effect.flatMap(readText(path), (text) =>
-    Either.match(Keys.publicKeyFromPem(text), {
-      onLeft: (e) => Effect.fail(new CliError({ code: "KEY_INVALID", message: `${path}: ${e.message}` })),
-      onRight: Effect.succeed
-    })
-  )
+  Effect.mapError(DevKit.readPublicKey(path), (e) => new CliError({ code: e.code, message: e.message }))
 
 /** Read an Ed25519 private key (PKCS#8 PEM) from a file. */
 export const readPrivateKey = (path: string) =>
