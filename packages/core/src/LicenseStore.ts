@@ -1,7 +1,9 @@
-/** LicenseStore service: everything the Hub persists, behind one interface with SQLite and in-memory layers. */
-import { Context, Data, type Effect, Layer, type Option, type Scope } from "effect"
+/** LicenseStore service: everything the Hub persists, behind one interface with memory, SQLite and PostgreSQL layers. */
+import { randomBytes } from "node:crypto"
+import { Context, Data, type Effect, Layer, type Option, type Scope, type Stream } from "effect"
 import type { Cap } from "./Cap.js"
 import * as memoryStore from "./internal/memoryStore.js"
+import * as postgresStore from "./internal/postgresStore.js"
 import * as sqliteStore from "./internal/sqliteStore.js"
 
 /** Why the store failed; `code` is stable. */
@@ -94,12 +96,70 @@ export interface UsagePoint {
   readonly peak: number
 }
 
+/**
+ * What a write changed, so the other nodes sharing the store know what to read again. Snapshots, audit lines,
+ * usage peaks, sign-in attempts, node records and leases are per-node bookkeeping and append no change.
+ */
+export type ChangeTopic = "license" | "pending" | "principal" | "validation" | "clock" | "admin" | "credential" | "settings"
+
+/** One entry of the store's change log. */
+export interface Change {
+  /** Position in the log: increasing in commit order (a reader that saw `seq` has seen every earlier commit). */
+  readonly seq: number
+  readonly topic: ChangeTopic
+  /** The cap a `principal` (or `settings`) change is about. */
+  readonly cap: Cap | null
+  /** The principal id of a `principal` change. */
+  readonly key: string | null
+  /** The store node (`nodeId`) whose write this was. */
+  readonly node: string
+}
+
+/** A page of the change log after some sequence number. */
+export interface ChangePage {
+  readonly changes: ReadonlyArray<Change>
+  /**
+   * True when changes after the asked-for sequence were pruned: the reader missed some and must read
+   * everything again instead of applying the page alone.
+   */
+  readonly gap: boolean
+}
+
+/** One node of a clustered Hub, as it last reported itself. */
+export interface NodeRecord {
+  readonly id: string
+  readonly version: string
+  readonly startedAt: number
+  readonly lastSeenAt: number
+  /** The last change sequence this node applied. */
+  readonly appliedSeq: number
+}
+
+/** One acquisition in a batch: who asks for a slot. */
+export interface AdmitRequest {
+  readonly id: string
+  readonly name: string | null
+}
+
+/** A sign-in rate-limit window as counted in the store, shared by every node. */
+export interface AttemptWindow {
+  /** When the window began (epoch ms). */
+  readonly start: number
+  /** Attempts counted in it, including the one just counted. */
+  readonly attempts: number
+}
+
 /** Everything the Hub persists. Every method is atomic on its own. */
 export class LicenseStore extends Context.Tag("@exekra/core/LicenseStore")<LicenseStore, LicenseStore.Service>() {}
 
 export declare namespace LicenseStore {
   /** The store's interface. */
   export interface Service {
+    /** Which engine this is, as `GET /api/cluster` reports it. */
+    readonly engine: "memory" | "sqlite" | "postgres"
+    /** This node's id: it tags every change this store appends. */
+    readonly nodeId: string
+
     /** Store `candidate` as the installation id unless one exists; return the one in force. */
     readonly ensureInstallationId: (candidate: string) => Effect.Effect<string, StoreError>
 
@@ -143,6 +203,13 @@ export declare namespace LicenseStore {
      * are active, admit it (inserting it or reactivating a deactivated record); otherwise report Full.
      */
     readonly admit: (cap: Cap, id: string, name: string | null, ceiling: number, now: number) => Effect.Effect<AdmitOutcome, StoreError>
+    /**
+     * `admit` for several requests of one cap in one transaction (group commit): each is decided in order against
+     * the count the earlier ones left, and none is durable before the commit that holds them all.
+     */
+    readonly admitMany: (cap: Cap, requests: ReadonlyArray<AdmitRequest>, ceiling: number, now: number) => Effect.Effect<ReadonlyArray<AdmitOutcome>, StoreError>
+    /** The records of these principals of a cap that exist (any status). */
+    readonly findPrincipals: (cap: Cap, ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Principal>, StoreError>
     /** Delete a principal's record; false if it had none. */
     readonly release: (cap: Cap, id: string) => Effect.Effect<boolean, StoreError>
     /** Keep the record, free the slot; false if it had no record. */
@@ -160,15 +227,69 @@ export declare namespace LicenseStore {
     readonly recordUsage: (cap: Cap, day: string, used: number) => Effect.Effect<void, StoreError>
     /** Daily peaks, oldest first. */
     readonly usageHistory: Effect.Effect<ReadonlyArray<UsagePoint>, StoreError>
+
+    // ---- sharing one store between nodes -------------------------------------------------------
+
+    /** Changes with a sequence above `after`, oldest first, at most `limit`. */
+    readonly changesSince: (after: number, limit: number) => Effect.Effect<ChangePage, StoreError>
+    /** The highest change sequence written so far; 0 when none. */
+    readonly latestSeq: Effect.Effect<number, StoreError>
+    /** Forget changes up to and including `through`; readers behind it are told of the gap. */
+    readonly pruneChanges: (through: number) => Effect.Effect<void, StoreError>
+    /**
+     * Signals that another node may have written (PostgreSQL `LISTEN/NOTIFY`, SQLite `PRAGMA data_version`). It may
+     * signal spuriously and, while the store is unreachable, not at all: readers also poll.
+     */
+    readonly wakeups: Stream.Stream<void>
+
+    /** Count one sign-in attempt of `key` in its window (a new window once `windowMs` has passed since its start). */
+    readonly countAttempt: (key: string, now: number, windowMs: number) => Effect.Effect<AttemptWindow, StoreError>
+    /** Forget the attempts of `key` (after a successful sign-in). */
+    readonly clearAttempts: (key: string) => Effect.Effect<void, StoreError>
+
+    /**
+     * Take or renew the lease `name` for `holder` until `now + ttlMs`: succeeds when the lease is free, expired
+     * (its end ≤ `now`) or already `holder`'s. True when `holder` holds it afterwards.
+     */
+    readonly claimLease: (name: string, holder: string, now: number, ttlMs: number) => Effect.Effect<boolean, StoreError>
+    /** Give the lease up if `holder` holds it, so another node may take it at once. */
+    readonly releaseLease: (name: string, holder: string) => Effect.Effect<void, StoreError>
+    /** Who holds the lease `name` and until when, if anyone ever took it. */
+    readonly leaseHolder: (name: string) => Effect.Effect<Option.Option<{ readonly holder: string; readonly until: number }>, StoreError>
+
+    /** Record (insert or update) how a node reports itself. */
+    readonly touchNode: (node: NodeRecord) => Effect.Effect<void, StoreError>
+    /** Every node that reported itself since `since` (epoch ms), by start time. */
+    readonly listNodes: (since: number) => Effect.Effect<ReadonlyArray<NodeRecord>, StoreError>
   }
 }
 
+/** Options every engine shares. */
+export interface CommonOptions {
+  /** This node's id in the change log and the node list; default a random `node_…` id. */
+  readonly nodeId?: string | undefined
+}
+
 /** Options of the SQLite layer. */
-export interface SqliteOptions {
+export interface SqliteOptions extends CommonOptions {
   /** Path of the database file, or `:memory:`. */
   readonly filename: string
   /** Milliseconds a writer waits for another process's lock before failing. */
   readonly busyTimeoutMs?: number
+  /** How often other processes' commits are looked for (`PRAGMA data_version`); default 100 ms. */
+  readonly pollMs?: number
+}
+
+/** Options of the PostgreSQL layer. */
+export interface PostgresOptions extends CommonOptions {
+  /** `postgres://user[:password]@host[:port]/database` */
+  readonly url: string
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number | undefined
+  /** A statement running longer is cancelled and fails with `STORE_UNAVAILABLE` (default 10,000 ms). */
+  readonly statementTimeoutMs?: number | undefined
+  /** How long to wait for a connection before failing with `STORE_UNAVAILABLE` (default 5,000 ms). */
+  readonly connectTimeoutMs?: number | undefined
 }
 
 /** A fresh, empty in-memory store; nothing survives the process. */
@@ -182,3 +303,28 @@ export const makeSqlite: (options: SqliteOptions) => Effect.Effect<LicenseStore.
 
 /** The SQLite store the Hub runs on; the file's directory must exist. */
 export const layerSqlite = (options: SqliteOptions): Layer.Layer<LicenseStore, StoreError> => Layer.scoped(LicenseStore, makeSqlite(options))
+
+/**
+ * Connect to (and migrate, under a migration lock) a PostgreSQL store; the pool closes with the scope. Several
+ * nodes may share one database: acquisitions lock their cap, and every write appends to the change log.
+ */
+export const makePostgres: (options: PostgresOptions) => Effect.Effect<LicenseStore.Service, StoreError, Scope.Scope> = postgresStore.make
+
+/** The PostgreSQL store of a clustered Hub. */
+export const layerPostgres = (options: PostgresOptions): Layer.Layer<LicenseStore, StoreError> => Layer.scoped(LicenseStore, makePostgres(options))
+
+/** Where a store lives, as `serve --store` names it: a `postgres://` URL, else the embedded SQLite file. */
+export type Location = { readonly engine: "postgres"; readonly url: string } | { readonly engine: "sqlite"; readonly filename: string }
+
+/** Read a `--store` value: `postgres://` or `postgresql://` URLs select PostgreSQL; `sqlite:PATH` or a path select SQLite. */
+export const parseLocation = (value: string): Location =>
+  /^postgres(ql)?:\/\//i.test(value)
+    ? { engine: "postgres", url: value }
+    : { engine: "sqlite", filename: value.replace(/^sqlite:(\/\/)?/i, "") }
+
+/** The store at a location. */
+export const layerAt = (location: Location, options: CommonOptions = {}): Layer.Layer<LicenseStore, StoreError> =>
+  location.engine === "postgres" ? layerPostgres({ ...options, url: location.url }) : layerSqlite({ ...options, filename: location.filename })
+
+/** A new random node id: `node_` and 10 hex digits. */
+export const newNodeId = (): string => `node_${randomBytes(5).toString("hex")}`
