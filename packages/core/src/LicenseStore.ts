@@ -220,6 +220,8 @@ export declare namespace LicenseStore {
     readonly putSnapshot: (key: string, json: string) => Effect.Effect<void, StoreError>
 
     readonly appendAudit: (record: AuditRecord) => Effect.Effect<void, StoreError>
+    /** Several audit lines in one transaction, in order (a batch of acquisitions is audited with one commit). */
+    readonly appendAudits: (records: ReadonlyArray<AuditRecord>) => Effect.Effect<void, StoreError>
     /** Newest first. */
     readonly listAudit: (options: { readonly limit: number }) => Effect.Effect<ReadonlyArray<AuditRecord>, StoreError>
 

@@ -72,14 +72,14 @@ const newSecret = (): string => randomBytes(32).toString("base64url")
 const API_TOKEN_PREFIX = "exk_"
 // Longer inputs cannot be our tokens: refuse them before hashing attacker-sized strings.
 const MAX_TOKEN_LENGTH = 256
-// Above this many tracked clients, windows that have ended are swept on the next attempt.
-const SWEEP_THRESHOLD = 1024
+// Most credentials remembered as confirmed; past it the memory starts afresh (the store still answers).
+const MAX_CACHED = 1024
 
-interface AttemptWindow {
-  readonly start: number
-  attempts: number
-  lockoutAudited: boolean
-}
+/**
+ * How long an accepted credential is trusted without asking the store again. Bounds how late a sign-out or a revoked
+ * token made on another node takes effect here; while the store is unreachable, credentials seen before keep working.
+ */
+const CREDENTIAL_CACHE_MS = 500
 
 const unauthorized = (message = "Sign in, or send an admin-issued API token as `Authorization: Bearer <token>`.") =>
   new AuthError({ code: "UNAUTHORIZED", message })
@@ -91,7 +91,6 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
     const sessionTtl = Duration.toMillis(options.sessionTtl ?? Duration.hours(12))
     const maxAttempts = options.maxAttempts ?? 5
     const window = Duration.toMillis(options.attemptWindow ?? Duration.minutes(15))
-    const windows = new Map<string, AttemptWindow>()
     const tokenLock = yield* Effect.makeSemaphore(1)
     // Checked against when no admin exists or the email is wrong, so a refusal costs one scrypt either way
     // and timing does not reveal whether the email was right.
@@ -100,35 +99,30 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
     const audit = (record: Omit<LicenseStore.AuditRecord, "at" | "cap" | "principal">) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => store.appendAudit({ ...record, at, cap: null, principal: null }))
 
-    /** Count an attempt before checking it, so parallel guesses cannot slip past the limit. */
+    /**
+     * Count an attempt before checking it, so parallel guesses cannot slip past the limit. The count lives in the
+     * store: five failures across every node of the Hub, not five per node.
+     */
     const admitAttempt = (client: string, email: string) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        if (windows.size > SWEEP_THRESHOLD) {
-          for (const [key, w] of windows) if (now >= w.start + window) windows.delete(key)
+        const counted = yield* store.countAttempt(`sign-in:${client}`, now, window)
+        if (counted.attempts <= maxAttempts) return
+        const retryAfterSeconds = Math.max(1, Math.ceil((counted.start + window - now) / 1000))
+        const error = new AuthError({
+          code: "TOO_MANY_ATTEMPTS",
+          message: `Too many sign-in attempts from this address. Try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
+          retryAfterSeconds
+        })
+        // One audit line per lockout, not one per refused request: a flood must not flood the log.
+        if (counted.attempts === maxAttempts + 1) {
+          yield* audit({ actor: client, action: "sign-in", outcome: "denied", code: error.code, detail: `as ${email.slice(0, 254)}` })
         }
-        let current = windows.get(client)
-        if (current !== undefined && now >= current.start + window) current = undefined
-        if (current === undefined) {
-          current = { start: now, attempts: 0, lockoutAudited: false }
-          windows.set(client, current)
-        }
-        if (current.attempts >= maxAttempts) {
-          const retryAfterSeconds = Math.max(1, Math.ceil((current.start + window - now) / 1000))
-          const error = new AuthError({
-            code: "TOO_MANY_ATTEMPTS",
-            message: `Too many sign-in attempts from this address. Try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
-            retryAfterSeconds
-          })
-          // One audit line per lockout, not one per refused request: a flood must not flood the log.
-          if (!current.lockoutAudited) {
-            current.lockoutAudited = true
-            yield* audit({ actor: client, action: "sign-in", outcome: "denied", code: error.code, detail: `as ${email.slice(0, 254)}` })
-          }
-          return yield* error
-        }
-        current.attempts++
+        return yield* error
       })
+
+    // Accepted credentials by hash, with when the store last confirmed them.
+    const confirmed = new Map<string, { readonly credential: LicenseStore.Credential; readonly at: number }>()
 
     const signIn: AdminAuth.Service["signIn"] = (email, password, client) =>
       Effect.gen(function* () {
@@ -142,7 +136,7 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
           yield* audit({ actor: client, action: "sign-in", outcome: "failed", code: error.code, detail: `as ${email.slice(0, 254)}` })
           return yield* error
         }
-        windows.delete(client)
+        yield* store.clearAttempts(`sign-in:${client}`)
         const now = yield* Clock.currentTimeMillis
         // Sessions that ran out are removed here rather than by a timer: sign-in is rare and the table small.
         for (const expired of (yield* store.listCredentials("session")).filter((c) => c.expiresAt !== null && c.expiresAt <= now)) {
@@ -160,11 +154,31 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
         if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return yield* unauthorized()
         // Looked up by hash: the secret itself is never compared, so there is no timing to leak.
         const tokenHash = hashSecret(token)
-        const found = yield* store.findCredential(tokenHash)
+        const now = yield* Clock.currentTimeMillis
+        const cached = confirmed.get(tokenHash)
+        const fresh = store.findCredential(tokenHash).pipe(
+          Effect.tap((result) =>
+            Effect.sync(() => {
+              if (Option.isNone(result)) return void confirmed.delete(tokenHash)
+              if (confirmed.size >= MAX_CACHED) confirmed.clear()
+              confirmed.set(tokenHash, { credential: result.value, at: now })
+            })
+          )
+        )
+        const found =
+          cached !== undefined && now - cached.at < CREDENTIAL_CACHE_MS
+            ? Option.some(cached.credential)
+            : yield* fresh.pipe(
+                // The store is away: a credential it confirmed before still holds, so the Hub keeps answering reads.
+                Effect.catchIf(
+                  (e) => e.code === "STORE_UNAVAILABLE" && cached !== undefined,
+                  () => Effect.succeed(Option.some(cached!.credential))
+                )
+              )
         if (Option.isNone(found)) return yield* unauthorized()
         const credential = found.value
-        const now = yield* Clock.currentTimeMillis
         if (credential.expiresAt !== null && credential.expiresAt <= now) {
+          confirmed.delete(tokenHash)
           yield* store.deleteCredential(tokenHash)
           return yield* unauthorized("Your session has expired. Sign in again.")
         }
@@ -179,6 +193,7 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
         const tokenHash = hashSecret(token)
         const found = yield* store.findCredential(tokenHash)
         if (Option.isNone(found) || found.value.kind !== "session") return
+        confirmed.delete(tokenHash)
         yield* store.deleteCredential(tokenHash)
         yield* audit({ actor: "admin", action: "sign-out", outcome: "ok", code: null, detail: null })
       })
@@ -212,6 +227,7 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
           if (found === undefined) {
             return yield* new AuthError({ code: "TOKEN_NOT_FOUND", message: `There is no API token named "${name}". List the tokens to see their names.` })
           }
+          confirmed.delete(found.tokenHash)
           yield* store.deleteCredential(found.tokenHash)
           yield* audit({ actor, action: "token-revoke", outcome: "ok", code: null, detail: name })
         })

@@ -7,6 +7,8 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Installation, Keyring, type Keys, LicenseStore, PortalClient, Verifier } from "@exekra/core"
 import { Data, Effect, Layer } from "effect"
 import * as AdminAuth from "./AdminAuth.js"
+import * as ChangeFeed from "./cluster/ChangeFeed.js"
+import * as Cluster from "./cluster/Cluster.js"
 import * as HubServer from "./http/HubServer.js"
 import * as LicenseRuntime from "./LicenseRuntime.js"
 
@@ -14,6 +16,15 @@ import * as LicenseRuntime from "./LicenseRuntime.js"
 export interface HubConfig {
   /** Directory of the embedded SQLite database (`hub.sqlite`); created if missing. */
   readonly dataDir: string
+  /**
+   * Where the Hub keeps its state: a `postgres://user@host:port/db` URL for a Hub of several nodes, or a SQLite
+   * file path; default the embedded SQLite file under `dataDir`.
+   */
+  readonly store?: string | undefined
+  /** This node's id among the nodes sharing the store (default a random `node_…`); shown by `GET /api/cluster`. */
+  readonly nodeId?: string | undefined
+  /** Leader lease period in ms (default 10 s): a dead leader is replaced within about this long. */
+  readonly leaseMs?: number | undefined
   readonly host: string
   /** 0 picks a free port. */
   readonly port: number
@@ -36,17 +47,24 @@ export class HubError extends Data.TaggedError("HubError")<{
 /** File name of the Hub's database inside its data directory. */
 export const DATABASE_FILE = "hub.sqlite"
 
+/** Where a Hub's store lives: `config.store` if given, else the embedded SQLite file under `dataDir`. */
+export const storeLocation = (config: Pick<HubConfig, "dataDir" | "store">): LicenseStore.Location =>
+  config.store === undefined || config.store === "" ? { engine: "sqlite", filename: join(config.dataDir, DATABASE_FILE) } : LicenseStore.parseLocation(config.store)
+
 /** The Hub's services, without the HTTP server: what embedding hosts provide to their own servers. */
 export const services = (config: Omit<HubConfig, "host" | "port">) => {
-  const store = LicenseStore.layerSqlite({ filename: join(config.dataDir, DATABASE_FILE) })
+  const store = LicenseStore.layerAt(storeLocation(config), { nodeId: config.nodeId })
   const base = Layer.mergeAll(
     Verifier.layerNodeCrypto(Keyring.make(config.publicKeys)),
     PortalClient.layer().pipe(Layer.provide(FetchHttpClient.layer)),
-    Installation.layer
+    Installation.layer,
+    // Joined before the runtime loads its state, so the change feed starts from a sequence that state already covers.
+    Cluster.layer({ version: config.version, leaseMs: config.leaseMs })
   ).pipe(Layer.provideMerge(store))
-  return Layer.mergeAll(LicenseRuntime.layer({ version: config.version, portalUrl: config.portalUrl }), AdminAuth.layer()).pipe(
+  const live = Layer.mergeAll(LicenseRuntime.layer({ version: config.version, portalUrl: config.portalUrl }), AdminAuth.layer()).pipe(
     Layer.provideMerge(base)
   )
+  return ChangeFeed.layer().pipe(Layer.provideMerge(live))
 }
 
 /** Where a started Hub listens. */

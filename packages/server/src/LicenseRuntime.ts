@@ -96,6 +96,8 @@ export declare namespace LicenseRuntime {
     readonly events: Stream.Stream<RuntimeEvent>
     /** Ping the Portal now instead of at the next interval. */
     readonly validateNow: Effect.Effect<void>
+    /** Apply a page of the store's change log: what other nodes sharing the store wrote (see `ChangeFeed`). */
+    readonly sync: (page: LicenseStore.ChangePage) => Effect.Effect<void, LicenseStore.StoreError>
   }
 }
 

@@ -1,17 +1,24 @@
 /** In-memory LicenseStore: plain maps, for tests and for Hubs that need no persistence. */
-import { Effect, Option } from "effect"
+import { Effect, Option, Stream } from "effect"
 import * as Cap from "../Cap.js"
 import type {
   AdminAccount,
   AdmitOutcome,
+  AttemptWindow,
   AuditRecord,
+  Change,
+  ChangeTopic,
   Credential,
   LicenseStore,
+  NodeRecord,
   Principal,
   StoredLicense,
   UsagePoint,
   ValidationRecord
 } from "../LicenseStore.js"
+
+/** The node id of the in-memory store: it has no other node to share with. */
+const NODE = "memory"
 
 /** Build an empty store. Every method is one synchronous step, so each is atomic without locks. */
 export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
@@ -28,6 +35,16 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
   const snapshots = new Map<string, string>()
   const audit: Array<AuditRecord> = []
   const usage = new Map<string, UsagePoint>()
+  const changes: Array<Change> = []
+  let seq = 0
+  let prunedThrough = 0
+  const attempts = new Map<string, AttemptWindow>()
+  const leases = new Map<string, { holder: string; until: number }>()
+  const nodes = new Map<string, NodeRecord>()
+
+  const changed = (topic: ChangeTopic, cap: Cap.Cap | null = null, key: string | null = null): void => {
+    changes.push({ seq: ++seq, topic, cap, key, node: NODE })
+  }
 
   const principalsOf = (cap: Cap.Cap): Map<string, Principal> => principals.get(cap)!
   const countOf = (cap: Cap.Cap): number => {
@@ -38,9 +55,23 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
   const install = (license: StoredLicense): void => {
     current = license
     history.push(license)
+    changed("license")
+  }
+  const admitOne = (cap: Cap.Cap, id: string, name: string | null, ceiling: number, now: number): AdmitOutcome => {
+    const existing = principalsOf(cap).get(id)
+    const used = countOf(cap)
+    if (existing?.status === "active") return { _tag: "AlreadyAdmitted", principal: existing, used }
+    if (used >= ceiling) return { _tag: "Full", used }
+    const principal: Principal = { cap, id, name: name ?? existing?.name ?? null, status: "active", admittedAt: now, updatedAt: now }
+    // Reactivating keeps the entry's place in the map, as SQLite keeps the rowid.
+    principalsOf(cap).set(id, principal)
+    changed("principal", cap, id)
+    return { _tag: "Admitted", principal, used: used + 1 }
   }
 
   return {
+    engine: "memory",
+    nodeId: NODE,
     ensureInstallationId: (candidate) => Effect.sync(() => (installationId ??= candidate)),
 
     getLicense: Effect.sync(() => Option.fromNullable(current)),
@@ -52,26 +83,49 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
       }),
     licenseHistory: Effect.sync(() => history.slice()),
     getPending: Effect.sync(() => Option.fromNullable(pending)),
-    setPending: (license) => Effect.sync(() => void (pending = license)),
+    setPending: (license) =>
+      Effect.sync(() => {
+        pending = license
+        changed("pending")
+      }),
 
     activate: (license, account) =>
       Effect.sync(() => {
         if (admin !== null) return false
         install(license)
         admin = account
+        changed("admin")
         return true
       }),
     getAdmin: Effect.sync(() => Option.fromNullable(admin)),
 
     getHighWater: Effect.sync(() => highWater),
-    raiseHighWater: (t) => Effect.sync(() => (highWater = Math.max(highWater, t))),
+    raiseHighWater: (t) =>
+      Effect.sync(() => {
+        if (t > highWater) {
+          highWater = t
+          changed("clock")
+        }
+        return highWater
+      }),
 
     getValidation: Effect.sync(() => Option.fromNullable(validation)),
-    putValidation: (record) => Effect.sync(() => void (validation = record)),
+    putValidation: (record) =>
+      Effect.sync(() => {
+        validation = record
+        changed("validation")
+      }),
 
-    putCredential: (credential) => Effect.sync(() => void credentials.set(credential.tokenHash, credential)),
+    putCredential: (credential) =>
+      Effect.sync(() => {
+        credentials.set(credential.tokenHash, credential)
+        changed("credential")
+      }),
     findCredential: (tokenHash) => Effect.sync(() => Option.fromNullable(credentials.get(tokenHash))),
-    deleteCredential: (tokenHash) => Effect.sync(() => void credentials.delete(tokenHash)),
+    deleteCredential: (tokenHash) =>
+      Effect.sync(() => {
+        if (credentials.delete(tokenHash)) changed("credential")
+      }),
     listCredentials: (kind) =>
       Effect.sync(() =>
         Array.from(credentials.values())
@@ -82,22 +136,29 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
     listPrincipals: (cap) =>
       Effect.sync(() => Array.from(principalsOf(cap).values()).sort((a, b) => a.admittedAt - b.admittedAt)),
     countActive: Effect.sync(() => Object.fromEntries(Cap.all.map((cap) => [cap, countOf(cap)])) as Record<Cap.Cap, number>),
-    admit: (cap, id, name, ceiling, now) =>
-      Effect.sync((): AdmitOutcome => {
-        const existing = principalsOf(cap).get(id)
-        const used = countOf(cap)
-        if (existing?.status === "active") return { _tag: "AlreadyAdmitted", principal: existing, used }
-        if (used >= ceiling) return { _tag: "Full", used }
-        const principal: Principal = { cap, id, name: name ?? existing?.name ?? null, status: "active", admittedAt: now, updatedAt: now }
-        principalsOf(cap).set(id, principal)
-        return { _tag: "Admitted", principal, used: used + 1 }
+    admit: (cap, id, name, ceiling, now) => Effect.sync(() => admitOne(cap, id, name, ceiling, now)),
+    admitMany: (cap, requests, ceiling, now) => Effect.sync(() => requests.map((r) => admitOne(cap, r.id, r.name, ceiling, now))),
+    findPrincipals: (cap, ids) =>
+      Effect.sync(() => {
+        const found: Array<Principal> = []
+        for (const id of new Set(ids)) {
+          const p = principalsOf(cap).get(id)
+          if (p !== undefined) found.push(p)
+        }
+        return found
       }),
-    release: (cap, id) => Effect.sync(() => principalsOf(cap).delete(id)),
+    release: (cap, id) =>
+      Effect.sync(() => {
+        const found = principalsOf(cap).delete(id)
+        if (found) changed("principal", cap, id)
+        return found
+      }),
     deactivate: (cap, id, now) =>
       Effect.sync(() => {
         const existing = principalsOf(cap).get(id)
         if (existing === undefined) return false
         if (existing.status === "active") principalsOf(cap).set(id, { ...existing, status: "deactivated", updatedAt: now })
+        changed("principal", cap, id)
         return true
       }),
 
@@ -105,6 +166,7 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
     putSnapshot: (key, json) => Effect.sync(() => void snapshots.set(key, json)),
 
     appendAudit: (record) => Effect.sync(() => void audit.push(record)),
+    appendAudits: (records) => Effect.sync(() => void audit.push(...records)),
     listAudit: ({ limit }) => Effect.sync(() => audit.slice(Math.max(0, audit.length - Math.max(0, limit))).reverse()),
 
     recordUsage: (cap, day, used) =>
@@ -115,7 +177,47 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
       }),
     usageHistory: Effect.sync(() =>
       Array.from(usage.values()).sort((a, b) => (a.day === b.day ? compare(a.cap, b.cap) : compare(a.day, b.day)))
-    )
+    ),
+
+    changesSince: (after, limit) =>
+      Effect.sync(() => ({
+        changes: changes.filter((c) => c.seq > after).slice(0, Math.max(0, limit)),
+        gap: after < prunedThrough
+      })),
+    latestSeq: Effect.sync(() => seq),
+    pruneChanges: (through) =>
+      Effect.sync(() => {
+        prunedThrough = Math.max(prunedThrough, Math.min(through, seq))
+        while (changes.length > 0 && changes[0]!.seq <= prunedThrough) changes.shift()
+      }),
+    // Nothing else writes to this store.
+    wakeups: Stream.never,
+
+    countAttempt: (key, now, windowMs) =>
+      Effect.sync(() => {
+        const current = attempts.get(key)
+        const next = current === undefined || now >= current.start + windowMs ? { start: now, attempts: 1 } : { start: current.start, attempts: current.attempts + 1 }
+        attempts.set(key, next)
+        return next
+      }),
+    clearAttempts: (key) => Effect.sync(() => void attempts.delete(key)),
+
+    claimLease: (name, holder, now, ttlMs) =>
+      Effect.sync(() => {
+        const lease = leases.get(name)
+        if (lease !== undefined && lease.holder !== holder && lease.until > now) return false
+        leases.set(name, { holder, until: now + ttlMs })
+        return true
+      }),
+    releaseLease: (name, holder) =>
+      Effect.sync(() => {
+        if (leases.get(name)?.holder === holder) leases.delete(name)
+      }),
+    leaseHolder: (name) => Effect.sync(() => Option.fromNullable(leases.get(name))),
+
+    touchNode: (node) => Effect.sync(() => void nodes.set(node.id, node)),
+    listNodes: (since) =>
+      Effect.sync(() => Array.from(nodes.values()).filter((n) => n.lastSeenAt >= since).sort((a, b) => a.startedAt - b.startedAt))
   }
 })
 

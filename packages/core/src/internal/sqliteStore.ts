@@ -1,11 +1,17 @@
 /** SQLite LicenseStore: the Hub's schema and queries on the shared Sqlite module. */
-import { Effect, Option, type Scope } from "effect"
+import { Duration, Effect, Option, Schedule, type Scope, Stream } from "effect"
 import * as Cap from "../Cap.js"
 import {
   type AdminAccount,
+  type AdmitOutcome,
+  type AdmitRequest,
   type AuditRecord,
+  type Change,
+  type ChangeTopic,
   type Credential,
   type LicenseStore,
+  newNodeId,
+  type NodeRecord,
   type Principal,
   type SqliteOptions,
   StoreError,
@@ -98,6 +104,27 @@ const migrations: ReadonlyArray<string> = [
     peak INTEGER NOT NULL,
     PRIMARY KEY (cap, day)
   );
+  `,
+  // Sharing one file between processes: the change log other processes follow, sign-in attempts counted for
+  // all of them, leases (the leader) and the nodes' own reports.
+  `
+  ALTER TABLE meta ADD COLUMN pruned_through INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    cap TEXT,
+    key TEXT,
+    node TEXT NOT NULL
+  );
+  CREATE TABLE attempts (key TEXT PRIMARY KEY, start INTEGER NOT NULL, attempts INTEGER NOT NULL);
+  CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);
+  CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    applied_seq INTEGER NOT NULL
+  );
   `
 ]
 
@@ -105,6 +132,9 @@ const migrations: ReadonlyArray<string> = [
 const LICENSE = "text, fingerprint, license_id AS licenseId, issued_at AS issuedAt, stored_at AS storedAt"
 const PRINCIPAL = "cap, id, name, status, admitted_at AS admittedAt, updated_at AS updatedAt"
 const CREDENTIAL = "token_hash AS tokenHash, kind, name, created_at AS createdAt, expires_at AS expiresAt"
+const NODE = "id, version, started_at AS startedAt, last_seen_at AS lastSeenAt, applied_seq AS appliedSeq"
+// SQLite allows 32,766 bound parameters; lookups by id go in slices well below that.
+const ID_SLICE = 500
 const VALIDATION =
   "last_attempt_at AS lastAttemptAt, last_success_at AS lastSuccessAt, failing_since AS failingSince, last_error AS lastError, " +
   "last_status AS lastStatus, consecutive_failures AS consecutiveFailures, next_attempt_at AS nextAttemptAt"
@@ -124,30 +154,106 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
       Sqlite.open({ filename: options.filename, busyTimeoutMs: options.busyTimeoutMs, migrations, describe: "license store", owner: "Hub" }),
       toStoreError
     )
+    const nodeId = options.nodeId ?? newNodeId()
     const locked = <A>(what: string, effect: Effect.Effect<A, Sqlite.StatementError>): Effect.Effect<A, StoreError> =>
       Effect.mapError(db.locked(what, effect), toStoreError)
     const atomic = <A>(what: string, body: Effect.Effect<A, Sqlite.StatementError>): Effect.Effect<A, StoreError> =>
       Effect.mapError(db.atomic(what, body), toStoreError)
+    /** Append to the change log; only inside `atomic`, so the change commits with the write it describes. */
+    const changed = (topic: ChangeTopic, cap: Cap.Cap | null = null, key: string | null = null) =>
+      db.run("INSERT INTO changes (topic, cap, key, node) VALUES (?, ?, ?, ?)", [topic, cap, key, nodeId])
+    /** One write statement and its change, in one transaction; the change only when the statement changed rows. */
+    const write = (what: string, topic: ChangeTopic, statement: Effect.Effect<number, Sqlite.StatementError>, cap: Cap.Cap | null = null, key: string | null = null) =>
+      atomic(
+        what,
+        Effect.tap(statement, (n) => (n > 0 ? changed(topic, cap, key) : Effect.void))
+      )
 
     const currentFingerprint = Effect.map(
       db.get<{ fingerprint: string }>("SELECT fingerprint FROM licenses WHERE installed = 1"),
       (row) => row?.fingerprint ?? null
     )
     const install = (license: StoredLicense) =>
-      Effect.zipRight(
+      Effect.all([
         db.run("UPDATE licenses SET installed = 0 WHERE installed = 1", []),
         db.run(
           "INSERT INTO licenses (text, fingerprint, license_id, issued_at, stored_at, installed) VALUES (?, ?, ?, ?, ?, 1)",
           [license.text, license.fingerprint, license.licenseId, license.issuedAt, license.storedAt]
-        )
-      )
+        ),
+        changed("license")
+      ])
     const countOf = (cap: Cap.Cap) =>
       Effect.map(
         db.get<{ n: number }>("SELECT count(*) AS n FROM principals WHERE cap = ? AND status = 'active'", [cap]),
         (row) => row?.n ?? 0
       )
 
+    /** Decide one request inside an admission transaction, given the count the earlier ones left. */
+    const admitOne = (cap: Cap.Cap, request: AdmitRequest, used: number, ceiling: number, now: number) =>
+      Effect.gen(function* () {
+        const existing = yield* db.get<Principal>(`SELECT ${PRINCIPAL} FROM principals WHERE cap = ? AND id = ?`, [cap, request.id])
+        if (existing?.status === "active") return { _tag: "AlreadyAdmitted", principal: existing, used } as AdmitOutcome
+        if (used >= ceiling) return { _tag: "Full", used } as AdmitOutcome
+        const principal: Principal = {
+          cap,
+          id: request.id,
+          name: request.name ?? existing?.name ?? null,
+          status: "active",
+          admittedAt: now,
+          updatedAt: now
+        }
+        // Reactivating keeps the row (and rowid); a new admission inserts one.
+        yield* db.run(
+          "INSERT INTO principals (cap, id, name, status, admitted_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?) " +
+            "ON CONFLICT (cap, id) DO UPDATE SET name = excluded.name, status = 'active', admitted_at = excluded.admitted_at, updated_at = excluded.updated_at",
+          [cap, request.id, principal.name, now, now]
+        )
+        yield* changed("principal", cap, request.id)
+        return { _tag: "Admitted", principal, used: used + 1 } as AdmitOutcome
+      })
+    const admitMany: LicenseStore.Service["admitMany"] = (cap, requests, ceiling, now) =>
+      atomic(
+        requests.length === 1 ? "admit a principal" : "admit principals",
+        Effect.gen(function* () {
+          let used = yield* countOf(cap)
+          const outcomes: Array<AdmitOutcome> = []
+          for (const request of requests) {
+            const outcome = yield* admitOne(cap, request, used, ceiling, now)
+            used = outcome.used
+            outcomes.push(outcome)
+          }
+          return outcomes
+        })
+      )
+
+    // Another connection's commit changes `PRAGMA data_version` as this connection sees it; this one's own do not.
+    const dataVersion = db.locked("watch for other processes' writes", db.get<{ data_version: number }>("PRAGMA data_version"))
+    const pollMs = options.pollMs ?? 100
+    const wakeups: Stream.Stream<void> = Stream.repeatEffectWithSchedule(
+      Effect.either(dataVersion),
+      Schedule.spaced(Duration.millis(pollMs))
+    ).pipe(
+      Stream.filterMap((result) => (result._tag === "Right" ? Option.fromNullable(result.right?.data_version) : Option.none())),
+      Stream.changes,
+      Stream.drop(1),
+      Stream.as(undefined)
+    )
+
+    const insertAudit = (r: AuditRecord) =>
+      db.run("INSERT INTO audit (at, actor, action, outcome, cap, principal, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+        r.at,
+        r.actor,
+        r.action,
+        r.outcome,
+        r.cap,
+        r.principal,
+        r.code,
+        r.detail
+      ])
+
     const service: LicenseStore.Service = {
+      engine: "sqlite",
+      nodeId,
       ensureInstallationId: (candidate) =>
         locked(
           "record the installation id",
@@ -171,8 +277,9 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         Effect.map(Option.fromNullable)
       ),
       setPending: (license) =>
-        locked(
+        write(
           "store the pending license",
+          "pending",
           license === null
             ? db.run("DELETE FROM pending_license", [])
             : db.run(
@@ -192,6 +299,7 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
               admin.passwordHash,
               admin.createdAt
             ])
+            yield* changed("admin")
             return true
           })
         ),
@@ -204,17 +312,25 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         Effect.map((row) => row?.t ?? 0)
       ),
       raiseHighWater: (t) =>
-        locked(
+        atomic(
           "raise the time high-water mark",
-          db.get<{ t: number }>("UPDATE meta SET high_water = max(high_water, ?) RETURNING high_water AS t", [t])
-        ).pipe(Effect.map((row) => row?.t ?? t)),
+          Effect.gen(function* () {
+            const raised = yield* db.get<{ t: number }>("UPDATE meta SET high_water = ? WHERE high_water < ? RETURNING high_water AS t", [t, t])
+            if (raised !== undefined) {
+              yield* changed("clock")
+              return raised.t
+            }
+            return (yield* db.get<{ t: number }>("SELECT high_water AS t FROM meta"))?.t ?? t
+          })
+        ),
 
       getValidation: locked("read the validation record", db.get<ValidationRecord>(`SELECT ${VALIDATION} FROM validation`)).pipe(
         Effect.map(Option.fromNullable)
       ),
       putValidation: (r) =>
-        locked(
+        write(
           "store the validation record",
+          "validation",
           db.run(
             "INSERT OR REPLACE INTO validation (id, last_attempt_at, last_success_at, failing_since, last_error, last_status, consecutive_failures, next_attempt_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
             [r.lastAttemptAt, r.lastSuccessAt, r.failingSince, r.lastError, r.lastStatus, r.consecutiveFailures, r.nextAttemptAt]
@@ -223,8 +339,9 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
 
       // An upsert rather than REPLACE keeps the rowid, and with it the listing order.
       putCredential: (c) =>
-        locked(
+        write(
           "store a credential",
+          "credential",
           db.run(
             "INSERT INTO credentials (token_hash, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?) " +
               "ON CONFLICT (token_hash) DO UPDATE SET kind = excluded.kind, name = excluded.name, created_at = excluded.created_at, expires_at = excluded.expires_at",
@@ -236,7 +353,7 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
           Effect.map(Option.fromNullable)
         ),
       deleteCredential: (tokenHash) =>
-        locked("delete a credential", db.run("DELETE FROM credentials WHERE token_hash = ?", [tokenHash])).pipe(Effect.asVoid),
+        write("delete a credential", "credential", db.run("DELETE FROM credentials WHERE token_hash = ?", [tokenHash])).pipe(Effect.asVoid),
       listCredentials: (kind) =>
         locked(
           "list credentials",
@@ -256,32 +373,39 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         })
       ),
       admit: (cap, id, name, ceiling, now) =>
-        atomic(
-          "admit a principal",
+        Effect.map(admitMany(cap, [{ id, name }], ceiling, now), (outcomes) => outcomes[0]!),
+      admitMany,
+      findPrincipals: (cap, ids) =>
+        locked(
+          "read principals",
           Effect.gen(function* () {
-            const existing = yield* db.get<Principal>(`SELECT ${PRINCIPAL} FROM principals WHERE cap = ? AND id = ?`, [cap, id])
-            const used = yield* countOf(cap)
-            if (existing?.status === "active") return { _tag: "AlreadyAdmitted", principal: existing, used } as const
-            if (used >= ceiling) return { _tag: "Full", used } as const
-            const principal: Principal = { cap, id, name: name ?? existing?.name ?? null, status: "active", admittedAt: now, updatedAt: now }
-            // Reactivating keeps the row (and rowid); a new admission inserts one.
-            yield* db.run(
-              "INSERT INTO principals (cap, id, name, status, admitted_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?) " +
-                "ON CONFLICT (cap, id) DO UPDATE SET name = excluded.name, status = 'active', admitted_at = excluded.admitted_at, updated_at = excluded.updated_at",
-              [cap, id, principal.name, now, now]
-            )
-            return { _tag: "Admitted", principal, used: used + 1 } as const
+            const unique = Array.from(new Set(ids))
+            const found: Array<Principal> = []
+            for (let i = 0; i < unique.length; i += ID_SLICE) {
+              const slice = unique.slice(i, i + ID_SLICE)
+              const rows = yield* db.all<Principal>(
+                `SELECT ${PRINCIPAL} FROM principals WHERE cap = ? AND id IN (${slice.map(() => "?").join(", ")})`,
+                [cap, ...slice]
+              )
+              found.push(...rows)
+            }
+            return found
           })
         ),
       release: (cap, id) =>
-        locked("release a principal", db.run("DELETE FROM principals WHERE cap = ? AND id = ?", [cap, id])).pipe(Effect.map((n) => n > 0)),
+        write("release a principal", "principal", db.run("DELETE FROM principals WHERE cap = ? AND id = ?", [cap, id]), cap, id).pipe(
+          Effect.map((n) => n > 0)
+        ),
       deactivate: (cap, id, now) =>
-        locked(
+        write(
           "deactivate a principal",
+          "principal",
           db.run(
             "UPDATE principals SET updated_at = CASE WHEN status = 'active' THEN ? ELSE updated_at END, status = 'deactivated' WHERE cap = ? AND id = ?",
             [now, cap, id]
-          )
+          ),
+          cap,
+          id
         ).pipe(Effect.map((n) => n > 0)),
 
       getSnapshots: locked("read snapshots", db.all<{ key: string; json: string }>("SELECT key, json FROM snapshots ORDER BY rowid")).pipe(
@@ -293,14 +417,9 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
           db.run("INSERT INTO snapshots (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json", [key, json])
         ).pipe(Effect.asVoid),
 
-      appendAudit: (r) =>
-        locked(
-          "append to the audit log",
-          db.run(
-            "INSERT INTO audit (at, actor, action, outcome, cap, principal, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [r.at, r.actor, r.action, r.outcome, r.cap, r.principal, r.code, r.detail]
-          )
-        ).pipe(Effect.asVoid),
+      appendAudit: (r) => locked("append to the audit log", insertAudit(r)).pipe(Effect.asVoid),
+      appendAudits: (records) =>
+        records.length === 0 ? Effect.void : atomic("append to the audit log", Effect.forEach(records, insertAudit, { discard: true })),
       listAudit: ({ limit }) =>
         locked(
           "read the audit log",
@@ -318,7 +437,71 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
             [cap, day, used]
           )
         ).pipe(Effect.asVoid),
-      usageHistory: locked("read the usage history", db.all<UsagePoint>("SELECT cap, day, peak FROM usage ORDER BY day, cap"))
+      usageHistory: locked("read the usage history", db.all<UsagePoint>("SELECT cap, day, peak FROM usage ORDER BY day, cap")),
+
+      changesSince: (after, limit) =>
+        locked(
+          "read the change log",
+          Effect.all({
+            changes: db.all<Change>("SELECT seq, topic, cap, key, node FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", [after, Math.max(0, limit)]),
+            gap: Effect.map(db.get<{ p: number }>("SELECT pruned_through AS p FROM meta"), (row) => after < (row?.p ?? 0))
+          })
+        ),
+      latestSeq: locked(
+        "read the change log",
+        db.get<{ seq: number }>("SELECT max(seq) AS seq FROM (SELECT max(seq) AS seq FROM changes UNION ALL SELECT pruned_through FROM meta)")
+      ).pipe(Effect.map((row) => row?.seq ?? 0)),
+      pruneChanges: (through) =>
+        atomic(
+          "prune the change log",
+          Effect.gen(function* () {
+            const latest = (yield* db.get<{ seq: number | null }>("SELECT max(seq) AS seq FROM changes"))?.seq ?? 0
+            const upTo = Math.min(through, latest)
+            yield* db.run("DELETE FROM changes WHERE seq <= ?", [upTo])
+            yield* db.run("UPDATE meta SET pruned_through = max(pruned_through, ?)", [upTo])
+          })
+        ),
+      wakeups,
+
+      countAttempt: (key, now, windowMs) =>
+        locked(
+          "count a sign-in attempt",
+          db.get<{ start: number; attempts: number }>(
+            "INSERT INTO attempts (key, start, attempts) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET " +
+              "start = CASE WHEN ? >= attempts.start + ? THEN excluded.start ELSE attempts.start END, " +
+              "attempts = CASE WHEN ? >= attempts.start + ? THEN 1 ELSE attempts.attempts + 1 END RETURNING start, attempts",
+            [key, now, now, windowMs, now, windowMs]
+          )
+        ).pipe(Effect.map((row) => row ?? { start: now, attempts: 1 })),
+      clearAttempts: (key) => locked("forget sign-in attempts", db.run("DELETE FROM attempts WHERE key = ?", [key])).pipe(Effect.asVoid),
+
+      claimLease: (name, holder, now, ttlMs) =>
+        locked(
+          "claim a lease",
+          db.run(
+            "INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until " +
+              "WHERE leases.holder = excluded.holder OR leases.until <= ?",
+            [name, holder, now + ttlMs, now]
+          )
+        ).pipe(Effect.map((n) => n > 0)),
+      releaseLease: (name, holder) =>
+        locked("release a lease", db.run("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])).pipe(Effect.asVoid),
+      leaseHolder: (name) =>
+        locked("read a lease", db.get<{ holder: string; until: number }>("SELECT holder, until FROM leases WHERE name = ?", [name])).pipe(
+          Effect.map(Option.fromNullable)
+        ),
+
+      touchNode: (n) =>
+        locked(
+          "record this node",
+          db.run(
+            "INSERT INTO nodes (id, version, started_at, last_seen_at, applied_seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET " +
+              "version = excluded.version, started_at = excluded.started_at, last_seen_at = excluded.last_seen_at, applied_seq = excluded.applied_seq",
+            [n.id, n.version, n.startedAt, n.lastSeenAt, n.appliedSeq]
+          )
+        ).pipe(Effect.asVoid),
+      listNodes: (since) =>
+        locked("list the nodes", db.all<NodeRecord>(`SELECT ${NODE} FROM nodes WHERE last_seen_at >= ? ORDER BY started_at, id`, [since]))
     }
     return service
   })

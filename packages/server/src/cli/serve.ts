@@ -1,6 +1,7 @@
 /** `exekra-license serve`: run the Hub license server (activation, License page and API). */
 import { Command, Options } from "@effect/cli"
 import { Config, Console, Effect, Option } from "effect"
+import { LicenseStore } from "@exekra/core"
 import * as DevKit from "../DevKit.js"
 import * as Hub from "../Hub.js"
 
@@ -14,6 +15,19 @@ const options = {
     Options.withFallbackConfig(Config.string("EXEKRA_HOST")),
     Options.withDefault("127.0.0.1"),
     Options.withDescription("Address to listen on; env EXEKRA_HOST; default 127.0.0.1.")
+  ),
+  store: Options.text("store").pipe(
+    Options.withFallbackConfig(Config.string("EXEKRA_STORE")),
+    Options.optional,
+    Options.withDescription(
+      "Where the Hub keeps its state: postgres://user@host:port/db for a Hub of several nodes sharing one database, or a SQLite file path; " +
+        "env EXEKRA_STORE; default the embedded SQLite file DATA/hub.sqlite."
+    )
+  ),
+  node: Options.text("node-id").pipe(
+    Options.withFallbackConfig(Config.string("EXEKRA_NODE_ID")),
+    Options.optional,
+    Options.withDescription("This node's name among the Hub's nodes, in logs and GET /api/cluster; env EXEKRA_NODE_ID; default a random node_… id.")
   ),
   data: Options.text("data").pipe(
     Options.withFallbackConfig(Config.string("EXEKRA_DATA")),
@@ -40,12 +54,16 @@ const options = {
 
 /** Serve the Hub until SIGINT/SIGTERM, then close the server and the database. */
 export const serve = (version: string) =>
-  Command.make("serve", options, (o) =>
-    Effect.gen(function* () {
+  Command.make("serve", options, (o) => {
+    const nodeId = Option.getOrElse(o.node, LicenseStore.newNodeId)
+    return Effect.gen(function* () {
       // A repeated option parses as [] when absent: trustedKeys then consults EXEKRA_PUBLIC_KEYS.
       const { publicKeys, dev } = yield* DevKit.trustedKeys(o.data, o.publicKey)
+      const store = Option.getOrUndefined(o.store)
       const running = yield* Hub.start({
         dataDir: o.data,
+        store,
+        nodeId,
         host: o.host,
         port: o.port,
         publicKeys,
@@ -53,8 +71,9 @@ export const serve = (version: string) =>
         version,
         trustProxy: o.trustProxy
       })
-      yield* Effect.logInfo("Hub started").pipe(Effect.annotateLogs({ url: running.url, installationId: running.installationId, data: o.data }))
-      yield* Console.log(`Exekra Hub listening on ${running.url}  (installation ${running.installationId})`)
+      const engine = Hub.storeLocation({ dataDir: o.data, store }).engine
+      yield* Effect.logInfo("Hub started").pipe(Effect.annotateLogs({ url: running.url, installationId: running.installationId, data: o.data, store: engine }))
+      yield* Console.log(`Exekra Hub listening on ${running.url}  (installation ${running.installationId}, node ${nodeId}, ${engine} store)`)
       if (dev !== undefined) {
         yield* Console.log(
           [
@@ -65,5 +84,7 @@ export const serve = (version: string) =>
         )
       }
       return yield* Effect.never
-    }).pipe(Effect.scoped)
+      // Every line this node logs names it: several nodes of one Hub write to one log collector.
+    }).pipe(Effect.scoped, Effect.annotateLogs("node", nodeId))
+  }
   ).pipe(Command.withDescription("Run the Hub license server: activation screen, License page and HTTP API."))

@@ -284,6 +284,39 @@ export const ReportsGroup = HttpApiGroup.make("reports")
   )
   .middleware(Authorization)
 
+/** One node of the Hub as `GET /api/cluster` lists it. */
+export const ClusterNode = Schema.Struct({
+  id: Schema.String,
+  version: Schema.String,
+  startedAt: Instant,
+  lastSeenAt: Instant,
+  leader: Schema.Boolean,
+  /** The node answering this request. */
+  self: Schema.Boolean,
+  appliedSeq: Count
+}).annotations({ identifier: "ClusterNode" })
+
+/** The nodes sharing this Hub's store. */
+export const ClusterGroup = HttpApiGroup.make("cluster")
+  .add(
+    HttpApiEndpoint.get("status", "/cluster")
+      .addSuccess(
+        Schema.Struct({
+          node: Schema.String,
+          store: Schema.Literal("memory", "sqlite", "postgres"),
+          seq: Count,
+          nodes: Schema.Array(ClusterNode)
+        }).annotations({ identifier: "ClusterStatus" })
+      )
+      .annotateContext(
+        OpenApi.annotations({
+          summary: "List the Hub's nodes",
+          description: "Every node that reported itself within three lease periods, the leader marked, and the store's latest change sequence."
+        })
+      )
+  )
+  .middleware(Authorization)
+
 // ---- OpenAPI ----------------------------------------------------------------------------------------
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -348,6 +381,7 @@ export class Api extends HttpApi.make("exekra-hub")
   .add(EventsGroup)
   .add(TokensGroup)
   .add(ReportsGroup)
+  .add(ClusterGroup)
   .addError(Problem.schema(400, ["INVALID_REQUEST"], "The request is malformed: its path, query or body does not match the API."))
   .addError(Problem.schema(404, ["NOT_FOUND"], "No such route."))
   .addError(Problem.schema(408, ["REQUEST_TIMEOUT"], "The request was not complete within the request timeout (30 s by default)."))

@@ -116,13 +116,21 @@ export const fromDomain = (error: DomainError): HttpProblem => {
 export const internalError = (): HttpProblem =>
   make(500, "INTERNAL_ERROR", "The Hub hit an unexpected error. Try again; if it keeps happening, the Hub's log has the details.")
 
+/** What a 503 for an unavailable store asks clients to wait before retrying. */
+export const STORE_RETRY_AFTER_SECONDS = 2
+
 /** A store failure: logged with its cause; the client learns only whether retrying may help. */
 export const fromStore = (error: LicenseStore.StoreError): Effect.Effect<never, HttpProblem> =>
   Effect.zipRight(
     Effect.logError(`Store failure ${error.code}: ${error.message}`, error.cause ?? error),
     Effect.fail(
       error.code === "STORE_UNAVAILABLE"
-        ? make(503, "STORE_UNAVAILABLE", "The Hub's database is busy or unavailable. Try again in a moment.")
+        ? new HttpProblem({
+            status: 503,
+            code: "STORE_UNAVAILABLE",
+            message: "The Hub's database is busy or unavailable. Try again in a moment.",
+            retryAfterSeconds: STORE_RETRY_AFTER_SECONDS
+          })
         : internalError()
     )
   )

@@ -22,9 +22,10 @@ import {
   validationMachine,
   type ValidationSnapshot
 } from "@exekra/machines"
-import { Cause, Clock, Effect, Either, Exit, Fiber, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
+import { Cause, Clock, Effect, Either, Exit, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
 import { type Actor, createActor } from "xstate"
 import { ActivationError } from "../ActivationError.js"
+import { Cluster } from "../cluster/Cluster.js"
 import {
   type Actor as ActorOption,
   type CapStatus,
@@ -34,6 +35,9 @@ import {
   type ValidationPosture
 } from "../LicenseRuntime.js"
 import * as Passwords from "../Passwords.js"
+import { capStatus, licenseSummary, validationPosture } from "./summary.js"
+import * as GroupCommit from "./groupCommit.js"
+import { timerLoop } from "./timerLoop.js"
 
 /** Settings of a runtime. */
 export interface RuntimeOptions {
@@ -78,6 +82,16 @@ export const MAX_PORTAL_LEAD_MS = 86_400_000
  */
 export const HEARTBEAT_MS = 3_600_000
 
+/** Most acquisitions of one cap decided in one store transaction. */
+const MAX_BATCH = 256
+
+/** One acquisition waiting for its batch. */
+interface AcquireRequest {
+  readonly id: string
+  readonly name: string | null
+  readonly actor: string
+}
+
 const utcDay = (t: number): string => new Date(t).toISOString().slice(0, 10)
 
 const toStored = (verified: Verifier.VerifiedLicense, now: number): LicenseStore.StoredLicense => ({
@@ -99,6 +113,9 @@ const activationError = (code: ActivationError["code"], message: string) => new 
 export const make = (options: RuntimeOptions) =>
   Effect.gen(function* () {
     const store = yield* LicenseStore.LicenseStore
+    // Alone (no Cluster service) this runtime is the leader; in a cluster only the lease holder pings the Portal.
+    const cluster = yield* Effect.serviceOption(Cluster)
+    let leading = Option.isNone(cluster)
     const verifier = yield* Verifier.Verifier
     const portal = yield* PortalClient.PortalClient
     const { id: installationId } = yield* Installation.Installation
@@ -191,69 +208,23 @@ export const make = (options: RuntimeOptions) =>
 
     // ---- views -------------------------------------------------------------------------------
 
-    const statusOf = (slot: CapSlot): CapStatus => {
-      const snapshot = slot.actor.getSnapshot()
-      const license = snapshot.context.license
-      const limit = license?.limit ?? 0
-      return {
-        cap: slot.cap,
-        state: snapshot.value,
-        reason: snapshot.context.reason,
-        limit,
-        ceiling: license?.ceiling ?? 0,
-        used: slot.used,
-        overage: Math.max(0, slot.used - limit),
-        overLimit: license !== null && slot.used > license.ceiling,
-        expiresAt: license?.expiresAt ?? null,
-        grace: snapshot.context.graceEndsAt === null ? null : { reason: snapshot.context.reason, endsAt: snapshot.context.graceEndsAt },
-        limitedSince: snapshot.context.limitedSince,
-        nextChangeAt: nextDeadline(snapshot.context),
-        onLimited: license?.onLimited ?? "refuse-new"
-      }
-    }
+    const statusOf = (slot: CapSlot): CapStatus => capStatus(slot.cap, slot.actor.getSnapshot(), slot.used)
 
     const portalUrlOf = (license: Verifier.VerifiedLicense | null) => license?.payload.validation.portalUrl ?? options.portalUrl ?? null
 
-    const posture = (): ValidationPosture | null => {
-      if (installed === null) return null
-      const c = validation.getSnapshot().context
-      return {
-        required: installed.payload.validation.required,
-        intervalHours: installed.payload.validation.intervalHours,
-        portalUrl: portalUrlOf(installed),
-        lastAttemptAt: c.lastSuccessAt === null && c.failingSince === null ? null : Math.max(c.lastSuccessAt ?? 0, c.failingSince ?? 0),
-        lastSuccessAt: c.lastSuccessAt,
-        failingSince: c.failingSince,
-        lastError: c.lastError,
-        lastStatus: c.lastStatus,
-        nextAttemptAt: portalUrlOf(installed) === null ? null : c.nextAttemptAt
-      }
-    }
+    const posture = (): ValidationPosture | null =>
+      installed === null ? null : validationPosture(installed, validation.getSnapshot(), portalUrlOf(installed))
 
-    const summaryNow = (now: number): LicenseSummary => {
-      const latest = Math.max(slots.unattended.actor.getSnapshot().context.highWater, seen, now)
-      const p = installed?.payload
-      return {
-        activated: installed !== null,
+    const summaryNow = (now: number): LicenseSummary =>
+      licenseSummary({
         installationId,
-        license:
-          p === undefined || installed === null
-            ? null
-            : {
-                licenseId: p.licenseId,
-                type: p.type,
-                issuedTo: { name: p.issuedTo.name, email: p.issuedTo.email },
-                installationId: p.installationId ?? null,
-                issuedAt: p.issuedAt.getTime(),
-                notBefore: p.notBefore?.getTime() ?? null,
-                fingerprint: installed.fingerprint
-              },
-        pending: pending === null ? null : { licenseId: pending.payload.licenseId, notBefore: notBeforeOf(pending) },
-        validation: posture(),
-        clock: { now, highWater: latest, skewMs: latest - now },
-        caps: Object.fromEntries(Cap.all.map((cap) => [cap, statusOf(slots[cap])])) as Record<Cap.Cap, CapStatus>
-      }
-    }
+        installed,
+        pending,
+        posture: posture(),
+        caps: Object.fromEntries(Cap.all.map((cap) => [cap, statusOf(slots[cap])])) as Record<Cap.Cap, CapStatus>,
+        now,
+        latest: Math.max(slots.unattended.actor.getSnapshot().context.highWater, seen, now)
+      })
     const summary = Effect.map(observe, summaryNow)
 
     const publish = (event: RuntimeEvent) => PubSub.publish(pubsub, event)
@@ -291,39 +262,6 @@ export const make = (options: RuntimeOptions) =>
     const sendAllCaps = (event: (cap: Cap.Cap) => CapEvent) =>
       machineLock.withPermits(1)(Effect.forEach(Cap.all, (cap) => sendCap(cap, event(cap)), { discard: true }))
 
-    // The remaining time is read when the timer fiber starts, not when it is forked, so a fiber
-    // that starts late still wakes at the deadline itself.
-    const sleepUntil = (deadline: number) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Math.max(0, deadline - now)))
-
-    /**
-     * One timer per cap: a loop that sleeps until the cap's next deadline and ticks, woken early when
-     * the deadline may have changed. A loop rather than re-forked timers, because the tick itself
-     * re-arms and a fiber must not interrupt itself; and the sleep is kept when a wake-up finds the
-     * same deadline, so frequent events (a daily ping) do not churn timers.
-     */
-    const timerLoop = (deadline: () => number | null, rearm: Queue.Queue<void>, fire: Effect.Effect<void, unknown>) =>
-      Effect.gen(function* () {
-        let due: number | null = null
-        let sleeper: Fiber.RuntimeFiber<void> | null = null
-        while (true) {
-          const next = deadline()
-          if (sleeper === null || next !== due) {
-            if (sleeper !== null) yield* Fiber.interrupt(sleeper)
-            due = next
-            sleeper = next === null ? null : yield* Effect.fork(sleepUntil(next))
-          }
-          const timedOut = yield* Effect.raceFirst(
-            Effect.as(Queue.take(rearm), false),
-            sleeper === null ? Effect.never : Effect.as(Fiber.join(sleeper), true)
-          )
-          if (timedOut) {
-            sleeper = null
-            yield* Effect.catchAllCause(fire, Effect.logError)
-          }
-        }
-      })
-
     /** Tick a cap whose deadline is already past at `now`: the wall clock jumped while its timer slept. */
     const catchUp = (cap: Cap.Cap, now: number) => {
       const due = nextDeadline(slots[cap].actor.getSnapshot().context)
@@ -357,7 +295,8 @@ export const make = (options: RuntimeOptions) =>
           if (due === null || Math.max(now, slots.unattended.actor.getSnapshot().context.highWater) < notBeforeOf(due)) return
           const current = installed
           const swapped = yield* store.replaceLicense(current?.fingerprint ?? null, toStored(due, now))
-          if (!swapped) return yield* Effect.logWarning("Another process replaced the license while a pending one took over; keeping the store's.")
+          // Another node promoted it (or installed a newer one) first: take the store's.
+          if (!swapped) return yield* reloadLicenseHeld
           yield* store.setPending(null)
           installed = due
           pending = null
@@ -432,7 +371,7 @@ export const make = (options: RuntimeOptions) =>
 
     const armValidation: Effect.Effect<void> = Effect.asVoid(Queue.offer(validationRearm, undefined))
     const validationDeadline = () =>
-      installed === null || portalUrlOf(installed) === null ? null : nextValidationDeadline(validation.getSnapshot().context)
+      !leading || installed === null || portalUrlOf(installed) === null ? null : nextValidationDeadline(validation.getSnapshot().context)
 
     /**
      * Start a ping unless one is in flight. PING_DUE is sent before any I/O, so from this moment the validation
@@ -441,7 +380,7 @@ export const make = (options: RuntimeOptions) =>
     const startPing: Effect.Effect<void> = Effect.gen(function* () {
       const license = installed
       const url = portalUrlOf(license)
-      if (license === null || url === null || validation.getSnapshot().value === "pinging") return
+      if (!leading || license === null || url === null || validation.getSnapshot().value === "pinging") return
       const now = yield* observe
       validation.send({ type: "PING_DUE", now })
       // The ping runs in a fiber of its own, so the timer loop is never blocked by a slow Portal.
@@ -465,48 +404,84 @@ export const make = (options: RuntimeOptions) =>
         publish({ _tag: "UsageChanged", cap: slot.cap, used: slot.used, status: statusOf(slot) })
       )
 
-    const acquire: Admission.Enforcer["acquire"] = (cap, id, opts) => {
-      const slot = slots[cap]
-      const actor = opts?.actor ?? "admin"
-      return slot.lock.withPermits(1)(
+    /**
+     * Decide a batch of one cap's acquisitions, in arrival order, with one store transaction for those the store must
+     * decide (group commit). A full cap is not refused from memory: `used` is this node's last count, and another node
+     * sharing the store may have freed slots (or admitted the principal) since; the store's transaction decides.
+     */
+    const admitBatch = (cap: Cap.Cap) => (batch: ReadonlyArray<AcquireRequest>) =>
+      slots[cap].lock.withPermits(1)(
         Effect.gen(function* () {
+          const slot = slots[cap]
           const now = yield* observe
           yield* catchUp(cap, now)
           const view = capView(slot.actor.getSnapshot(), slot.used)
-          const decision = Admission.decide(view, "acquire", slot.admitted.has(id))
-          // A full cap is not refused from memory: `used` is this process's last count, and another process
-          // sharing the store may have freed slots (or admitted this principal) since. The store's transaction
-          // decides; its Full answer is refused below with the current count.
-          if (Either.isLeft(decision) && decision.left.code !== "CAP_LIMIT_REACHED") {
-            yield* audit({ actor, action: "acquire", outcome: "denied", cap, principal: id, code: decision.left.code, detail: decision.left.message })
-            return yield* decision.left
-          }
-          const outcome = yield* store.admit(cap, id, opts?.name ?? null, view.ceiling, now)
-          if (outcome._tag === "Full") {
-            // Another process filled the cap since this one last counted.
+          const answers: Array<Exit.Exit<Admission.Acquired, Admission.AdmissionError>> = []
+          const audits: Array<LicenseStore.AuditRecord> = []
+          const line = (r: AcquireRequest, outcome: "ok" | "denied", error?: Admission.AdmissionError): LicenseStore.AuditRecord => ({
+            at: now,
+            actor: r.actor,
+            action: "acquire",
+            outcome,
+            cap,
+            principal: r.id,
+            code: error?.code ?? null,
+            detail: error?.message ?? null
+          })
+          const toStore: Array<number> = []
+          batch.forEach((r, i) => {
+            const decision = Admission.decide(view, "acquire", slot.admitted.has(r.id))
+            if (Either.isLeft(decision) && decision.left.code !== "CAP_LIMIT_REACHED") {
+              audits.push(line(r, "denied", decision.left))
+              answers[i] = Exit.fail(decision.left)
+            } else toStore.push(i)
+          })
+          const outcomes =
+            toStore.length === 0 ? [] : yield* store.admitMany(cap, toStore.map((i) => ({ id: batch[i]!.id, name: batch[i]!.name })), view.ceiling, now)
+          const usedBefore = slot.used
+          let admitted = false
+          outcomes.forEach((outcome, k) => {
+            const i = toStore[k]!
+            const r = batch[i]!
             slot.used = outcome.used
-            const error = new Admission.AdmissionError({
-              code: "CAP_LIMIT_REACHED",
-              cap,
-              message: Admission.limitReachedMessage({ cap, used: outcome.used, limit: view.limit })
+            if (outcome._tag === "Full") {
+              // Another node filled the cap since this one last counted.
+              const error = new Admission.AdmissionError({
+                code: "CAP_LIMIT_REACHED",
+                cap,
+                message: Admission.limitReachedMessage({ cap, used: outcome.used, limit: view.limit })
+              })
+              audits.push(line(r, "denied", error))
+              answers[i] = Exit.fail(error)
+              return
+            }
+            slot.admitted.add(r.id)
+            if (outcome._tag === "Admitted") {
+              admitted = true
+              audits.push(line(r, "ok"))
+            }
+            const p = outcome.principal
+            answers[i] = Exit.succeed({
+              principal: { cap: p.cap, id: p.id, name: p.name, status: p.status, admittedAt: p.admittedAt },
+              created: outcome._tag === "Admitted",
+              used: outcome.used
             })
-            yield* audit({ actor, action: "acquire", outcome: "denied", cap, principal: id, code: error.code, detail: error.message })
-            return yield* error
-          }
-          slot.admitted.add(id)
-          const changed = slot.used !== outcome.used
-          slot.used = outcome.used
-          if (outcome._tag === "Admitted") yield* audit({ actor, action: "acquire", outcome: "ok", cap, principal: id })
-          if (changed || outcome._tag === "Admitted") yield* usageChanged(slot, now)
-          const p = outcome.principal
-          return {
-            principal: { cap: p.cap, id: p.id, name: p.name, status: p.status, admittedAt: p.admittedAt },
-            created: outcome._tag === "Admitted",
-            used: outcome.used
-          }
+          })
+          // The acquisitions are committed and answered whatever happens to their bookkeeping: a failed audit or usage
+          // write is logged, not reported to callers whose slots are already theirs.
+          yield* Effect.catchAll(
+            Effect.zipRight(store.appendAudits(audits), slot.used !== usedBefore || admitted ? usageChanged(slot, now) : Effect.void),
+            (e) => Effect.logError(`Admissions committed, but their audit lines or usage could not be recorded: ${e.message}`)
+          )
+          return answers
         })
       )
-    }
+
+    const acquireOf = {} as Record<Cap.Cap, (request: AcquireRequest) => Effect.Effect<Admission.Acquired, Admission.AdmissionError | LicenseStore.StoreError>>
+    for (const cap of Cap.all) acquireOf[cap] = yield* GroupCommit.make(admitBatch(cap), MAX_BATCH)
+
+    const acquire: Admission.Enforcer["acquire"] = (cap, id, opts) =>
+      acquireOf[cap]({ id, name: opts?.name ?? null, actor: opts?.actor ?? "admin" })
 
     const freeSlot = (action: "release" | "deactivate") => (cap: Cap.Cap, id: string, opts?: ActorOption) => {
       const slot = slots[cap]
@@ -538,14 +513,15 @@ export const make = (options: RuntimeOptions) =>
           )
         : Effect.void
 
-    const applyInstalled = (verified: Verifier.VerifiedLicense, now: number) =>
+    /** Make `verified` the installed license in memory; `persist` false when another node already stored it. */
+    const applyInstalled = (verified: Verifier.VerifiedLicense, now: number, persist = true) =>
       Effect.gen(function* () {
         const previousInterval = intervalOf(installed)
         installed = verified
         installedAt = now
         if (pending !== null && pending.payload.issuedAt.getTime() <= verified.payload.issuedAt.getTime()) {
           pending = null
-          yield* store.setPending(null)
+          if (persist) yield* store.setPending(null)
         }
         yield* sendAllCaps((cap) => ({ type: "LICENSE_INSTALLED", now, license: termsOf(verified, cap) }))
         // Installing clears a cap's staged license; a newer future-dated file still waiting is staged again.
@@ -658,6 +634,127 @@ export const make = (options: RuntimeOptions) =>
         )
       )
 
+    // ---- following the other nodes --------------------------------------------------------------
+
+    /** The installed and pending license as the store has them, applied if another node changed them. Holds installLock. */
+    const reloadLicenseHeld = Effect.gen(function* () {
+      const now = yield* observe
+      const stored = yield* store.getLicense
+      if (Option.isSome(stored) && stored.value.fingerprint !== installed?.fingerprint) {
+        const verified = yield* Effect.either(verifier.verify(stored.value.text))
+        if (Either.isLeft(verified)) {
+          yield* Effect.logError(`Another node installed a license this node cannot verify: ${verified.left.code}. ${verified.left.message}`)
+        } else {
+          const first = installed === null
+          yield* applyInstalled(verified.right, now, false)
+          if (first) {
+            activation.send({ type: "LICENSE_ACCEPTED", summary: summarize(verified.right.payload, installationId) })
+            activation.send({ type: "ADMIN_CREATED", email: verified.right.payload.issuedTo.email })
+            activation.send({ type: "ACTIVATION_COMMITTED", now: stored.value.storedAt })
+          }
+        }
+      }
+      const storedPending = yield* store.getPending
+      const fingerprint = Option.getOrNull(Option.map(storedPending, (p) => p.fingerprint))
+      if (fingerprint === (pending?.fingerprint ?? null)) return
+      if (Option.isNone(storedPending)) {
+        pending = null
+      } else {
+        const verified = yield* Effect.either(verifier.verify(storedPending.value.text))
+        if (Either.isLeft(verified)) return yield* Effect.logError(`Another node staged a license this node cannot verify: ${verified.left.code}.`)
+        const staged = verified.right
+        pending = staged
+        yield* sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore: notBeforeOf(staged), license: termsOf(staged, cap) }))
+      }
+      yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
+    })
+
+    /** Active principals of a cap as the store has them: `ids` only, or every one (null). */
+    const reloadPrincipals = (cap: Cap.Cap, ids: ReadonlyArray<string> | null) =>
+      slots[cap].lock.withPermits(1)(
+        Effect.gen(function* () {
+          const slot = slots[cap]
+          if (ids === null) {
+            const all = yield* store.listPrincipals(cap)
+            slot.admitted.clear()
+            for (const p of all) if (p.status === "active") slot.admitted.add(p.id)
+          } else {
+            const active = new Set((yield* store.findPrincipals(cap, ids)).filter((p) => p.status === "active").map((p) => p.id))
+            for (const id of ids) {
+              if (active.has(id)) slot.admitted.add(id)
+              else slot.admitted.delete(id)
+            }
+          }
+          const used = (yield* store.countActive)[cap]
+          if (used === slot.used) return
+          slot.used = used
+          yield* publish({ _tag: "UsageChanged", cap, used, status: statusOf(slot) })
+        })
+      )
+
+    /** The leader's validation record and machine, adopted with what they mean for the caps. */
+    const reloadValidation = Effect.gen(function* () {
+      const json = (yield* store.getSnapshots).get("validation")
+      if (json === undefined || json === JSON.stringify(validation.getPersistedSnapshot())) return
+      const now = yield* observe
+      yield* machineLock.withPermits(1)(
+        Effect.sync(() => {
+          validation.stop()
+          validation = createActor(validationMachine, {
+            snapshot: JSON.parse(json) as ValidationSnapshot,
+            input: { intervalHours: intervalOf(installed), now }
+          }).start()
+        })
+      )
+      const c = validation.getSnapshot().context
+      if (c.failingSince !== null) {
+        const failingSince = c.failingSince
+        yield* sendAllCaps(() => ({ type: "VALIDATION_FAILED", now, failingSince }))
+      } else if (c.lastSuccessAt !== null) {
+        yield* sendAllCaps(() => ({ type: "VALIDATION_SUCCEEDED", now }))
+      }
+      const p = posture()
+      if (p !== null) yield* publish({ _tag: "ValidationChanged", validation: p })
+      yield* armValidation
+    })
+
+    /** A later time another node has seen (or a Portal told it) counts here too. */
+    const reloadClock = Effect.gen(function* () {
+      const highWater = yield* store.getHighWater
+      if (highWater <= seen) return
+      seen = highWater
+      const now = yield* observe
+      yield* sendAllCaps(() => ({ type: "CLOCK_OBSERVED", now, serverTime: highWater }))
+    })
+
+    /**
+     * Apply a page of the store's change log: read again what it names. Reading the store's state (not replaying the
+     * change) makes applying idempotent and order-safe, this node's own changes included.
+     */
+    const sync: LicenseRuntime.Service["sync"] = (page) =>
+      Effect.gen(function* () {
+        const topics = new Set(page.changes.map((c) => c.topic))
+        if (page.gap || topics.has("license") || topics.has("pending") || topics.has("admin")) yield* installLock.withPermits(1)(reloadLicenseHeld)
+        for (const cap of Cap.all) {
+          if (page.gap) {
+            yield* reloadPrincipals(cap, null)
+            continue
+          }
+          const ids = page.changes.filter((c) => c.topic === "principal" && c.cap === cap && c.key !== null).map((c) => c.key!)
+          if (ids.length > 0) yield* reloadPrincipals(cap, ids)
+        }
+        if (page.gap || topics.has("validation")) yield* reloadValidation
+        if (page.gap || topics.has("clock")) yield* reloadClock
+      })
+
+    /** Taking the lead: a ping the previous leader left in flight failed; then this node's validation timer runs. */
+    const lead = Effect.gen(function* () {
+      if (validation.getSnapshot().value === "pinging" && Option.isNone(FiberHandle.unsafeGet(validationFiber))) {
+        yield* recordPingFailure("PING_INTERRUPTED: the node that was pinging stopped before the answer.")
+      }
+      yield* armValidation
+    })
+
     // ---- start ---------------------------------------------------------------------------------
 
     // On shutdown, persist the latest time seen: the next start must not evaluate before it.
@@ -677,6 +774,16 @@ export const make = (options: RuntimeOptions) =>
     yield* promotePendingIfDue(start)
     yield* sendAllCaps(() => ({ type: "TICK", now: start }))
     yield* armValidation
+    if (Option.isSome(cluster)) {
+      yield* Effect.forkScoped(
+        Stream.runForEach(cluster.value.leadership, (isLeader) =>
+          Effect.zipRight(
+            Effect.sync(() => void (leading = isLeader)),
+            isLeader ? Effect.catchAllCause(lead, Effect.logError) : Effect.void
+          )
+        )
+      )
+    }
 
     return {
       installationId,
@@ -690,6 +797,7 @@ export const make = (options: RuntimeOptions) =>
       check,
       principals: store.listPrincipals,
       events: Stream.fromPubSub(pubsub),
-      validateNow: Effect.asVoid(startPing)
+      validateNow: Effect.asVoid(startPing),
+      sync
     } satisfies LicenseRuntime.Service
   })

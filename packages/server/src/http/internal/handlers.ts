@@ -1,8 +1,9 @@
 /** Handlers of every Hub API group: each maps an HTTP request to one runtime, store or auth call and back. */
 import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
 import { Cap, LicenseStore } from "@exekra/core"
-import { Clock, Deferred, Duration, Effect, Either, Layer, Schema } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import { actorOf, AdminAuth } from "../../AdminAuth.js"
+import { Cluster } from "../../cluster/Cluster.js"
 import { LicenseRuntime } from "../../LicenseRuntime.js"
 import { cookieName, CurrentAdmin, sessionCookie } from "../Authorization.js"
 import { ActivationJson, Api, RenewalJson } from "../HubApi.js"
@@ -166,4 +167,14 @@ const ReportsLive = HttpApiBuilder.group(Api, "reports", (handlers) =>
 )
 
 /** Every group's handlers. */
-export const groups = Layer.mergeAll(HealthLive, ActivationLive, SessionLive, LicenseLive, CapsLive, EventsLive, TokensLive, ReportsLive)
+const ClusterLive = HttpApiBuilder.group(Api, "cluster", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* LicenseStore.LicenseStore
+    const cluster = yield* Effect.serviceOption(Cluster)
+    // A runtime embedded without the Cluster service is a cluster of one that follows no one.
+    const alone = Effect.map(store.latestSeq, (seq) => ({ node: store.nodeId, store: store.engine, seq, nodes: [] }))
+    return handlers.handle("status", () => Problem.answer(Option.match(cluster, { onNone: () => alone, onSome: (c) => c.status })))
+  })
+)
+
+export const groups = Layer.mergeAll(HealthLive, ActivationLive, SessionLive, LicenseLive, CapsLive, EventsLive, TokensLive, ReportsLive, ClusterLive)
