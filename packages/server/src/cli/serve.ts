@@ -29,6 +29,11 @@ const options = {
     Options.optional,
     Options.withDescription("This node's name among the Hub's nodes, in logs and GET /api/cluster; env EXEKRA_NODE_ID; default a random node_… id.")
   ),
+  leaseMs: Options.integer("lease-ms").pipe(
+    Options.withFallbackConfig(Config.integer("EXEKRA_LEASE_MS")),
+    Options.withDefault(10_000),
+    Options.withDescription("Leader lease period in ms: a node that dies is replaced as leader within about this long; env EXEKRA_LEASE_MS; default 10000.")
+  ),
   data: Options.text("data").pipe(
     Options.withFallbackConfig(Config.string("EXEKRA_DATA")),
     Options.withDefault("./data"),
@@ -64,6 +69,7 @@ export const serve = (version: string) =>
         dataDir: o.data,
         store,
         nodeId,
+        leaseMs: o.leaseMs,
         host: o.host,
         port: o.port,
         publicKeys,

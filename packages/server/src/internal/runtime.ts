@@ -438,11 +438,12 @@ export const make = (options: RuntimeOptions) =>
           })
           const outcomes =
             toStore.length === 0 ? [] : yield* store.admitMany(cap, toStore.map((i) => ({ id: batch[i]!.id, name: batch[i]!.name })), view.ceiling, now)
-          const usedBefore = slot.used
-          let admitted = false
+          // Each change of the count, in commit order: subscribers see every admission, as if they were one by one.
+          const counts: Array<number> = []
           outcomes.forEach((outcome, k) => {
             const i = toStore[k]!
             const r = batch[i]!
+            if (outcome.used !== slot.used || outcome._tag === "Admitted") counts.push(outcome.used)
             slot.used = outcome.used
             if (outcome._tag === "Full") {
               // Another node filled the cap since this one last counted.
@@ -456,10 +457,7 @@ export const make = (options: RuntimeOptions) =>
               return
             }
             slot.admitted.add(r.id)
-            if (outcome._tag === "Admitted") {
-              admitted = true
-              audits.push(line(r, "ok"))
-            }
+            if (outcome._tag === "Admitted") audits.push(line(r, "ok"))
             const p = outcome.principal
             answers[i] = Exit.succeed({
               principal: { cap: p.cap, id: p.id, name: p.name, status: p.status, admittedAt: p.admittedAt },
@@ -470,9 +468,11 @@ export const make = (options: RuntimeOptions) =>
           // The acquisitions are committed and answered whatever happens to their bookkeeping: a failed audit or usage
           // write is logged, not reported to callers whose slots are already theirs.
           yield* Effect.catchAll(
-            Effect.zipRight(store.appendAudits(audits), slot.used !== usedBefore || admitted ? usageChanged(slot, now) : Effect.void),
+            Effect.zipRight(store.appendAudits(audits), counts.length > 0 ? store.recordUsage(cap, utcDay(now), Math.max(...counts)) : Effect.void),
             (e) => Effect.logError(`Admissions committed, but their audit lines or usage could not be recorded: ${e.message}`)
           )
+          const snapshot = slot.actor.getSnapshot()
+          for (const used of counts) yield* publish({ _tag: "UsageChanged", cap, used, status: capStatus(cap, snapshot, used) })
           return answers
         })
       )
