@@ -8,6 +8,15 @@ export const LEADER_LEASE = "leader"
 /** How long a leader's lease lasts without renewal: a dead leader is replaced within this (plus one renewal). */
 export const DEFAULT_LEASE_MS = 10_000
 
+/**
+ * Changes the leader keeps in the log. A node further behind than this (cut off for long) is told of the gap and
+ * reads everything again instead.
+ */
+export const KEEP_CHANGES = 10_000
+
+/** How often the leader prunes the change log. */
+const PRUNE_EVERY = Duration.minutes(1)
+
 /** Tuning of the lease and of the node reports. */
 export interface Options {
   /** Software version this node reports. */
@@ -93,6 +102,12 @@ export const make = (options: Options) =>
     // Claim once before anything else starts, so a single node is leader from its first moment.
     yield* renew
     yield* Effect.forkScoped(Effect.repeat(renew, Schedule.spaced(Duration.millis(Math.max(1, Math.floor(leaseMs / 5))))))
+    const prune = Effect.gen(function* () {
+      if (!(yield* SubscriptionRef.get(leader))) return
+      const latest = yield* store.latestSeq
+      if (latest > KEEP_CHANGES) yield* store.pruneChanges(latest - KEEP_CHANGES)
+    }).pipe(Effect.catchAll((e) => Effect.logWarning(`Could not prune the change log: ${e.message}`)))
+    yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(PRUNE_EVERY)))
     yield* Effect.addFinalizer(() =>
       Effect.catchAll(store.releaseLease(LEADER_LEASE, nodeId), (e) => Effect.logWarning(`Could not give up the leader lease: ${e.message}`))
     )

@@ -10,12 +10,14 @@ import * as Uploads from "../http/internal/uploads.js"
 import { fromRequestError } from "../http/internal/requestProblems.js"
 import * as Problem from "../http/Problem.js"
 import { LicenseRuntime, type LicenseSummary } from "../LicenseRuntime.js"
+import { Cluster } from "../cluster/Cluster.js"
 import * as Csrf from "./Csrf.js"
 import type { Html } from "./Html.js"
 import { type Asset, loadAll } from "./internal/assets.js"
 import { embed, makeDrawer } from "./internal/diagram.js"
 import * as F from "./internal/format.js"
 import * as Views from "./internal/views.js"
+import * as LicensePage from "./internal/licensePage.js"
 
 /** What the pages are built on: the same services as the API. */
 export type Requirements = LicenseRuntime | AdminAuth | LicenseStore.LicenseStore
@@ -124,6 +126,7 @@ const DATE_INPUT = /^\d{4}-\d{2}-\d{2}$/
 /** The pages' routes, given the services. */
 const routes = Effect.gen(function* () {
   const runtime = yield* LicenseRuntime
+  const cluster = yield* Effect.serviceOption(Cluster)
   const auth = yield* AdminAuth
   const store = yield* LicenseStore.LicenseStore
   const settings: Settings = yield* HubHttpOptions
@@ -345,7 +348,7 @@ const routes = Effect.gen(function* () {
     (entries) => Object.fromEntries(entries) as Record<Cap.Cap, ReadonlyArray<LicenseStore.Principal>>
   )
 
-  const licenseNotices: ReadonlyArray<Views.LicenseNotice> = ["renewed", "staged", "unchanged", "released", "deactivated", "not-found"]
+  const licenseNotices: ReadonlyArray<LicensePage.LicenseNotice> = ["renewed", "staged", "unchanged", "released", "deactivated", "not-found"]
 
   const renderLicense = (session: Session, renewalError: string | undefined, status: number) =>
     Effect.gen(function* () {
@@ -353,14 +356,15 @@ const routes = Effect.gen(function* () {
       const key = yield* searchParam("notice")
       const cap = yield* searchParam("cap")
       const notice = licenseNotices.find((n) => n === key)
-      const view: Views.LicenseView = {
+      const view: LicensePage.LicenseView = {
         summary,
         principals: yield* principalsOf,
         diagrams: yield* diagramsOf(summary),
         notice: notice === undefined || renewalError !== undefined ? undefined : { key: notice, cap: Cap.isCap(cap) ? cap : undefined },
-        renewalError
+        renewalError,
+        cluster: Option.isNone(cluster) ? null : yield* Problem.answer(cluster.value.status)
       }
-      return htmlResponse(Views.licensePage(frame(session), view), status)
+      return htmlResponse(LicensePage.licensePage(frame(session), view), status)
     })
 
   const getLicense = adminPage((session) => renderLicense(session, undefined, 200))

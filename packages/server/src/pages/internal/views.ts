@@ -1,5 +1,5 @@
-/** The pages as markup: layout, activation, sign-in, dashboard, License page, timeline and error pages; pure functions of their data. */
-import { Cap, type LicenseStore } from "@exekra/core"
+/** The pages as markup: layout, activation, sign-in, dashboard, timeline and error pages, and the pieces every page shares; pure functions of their data. */
+import { Cap } from "@exekra/core"
 import { stateMeanings, type Timeline, transitions } from "@exekra/machines"
 import type { CapStatus, LicenseSummary, ValidationPosture } from "../../LicenseRuntime.js"
 import * as Csrf from "../Csrf.js"
@@ -20,7 +20,7 @@ type PageName = "activate" | "sign-in" | "dashboard" | "license" | "timeline" | 
 
 const assetHref = (asset: Asset): string => `${asset.path}?v=${asset.version}`
 
-const csrfField = (token: string): Html => html`<input type="hidden" name="${Csrf.fieldName}" value="${token}">`
+export const csrfField = (token: string): Html => html`<input type="hidden" name="${Csrf.fieldName}" value="${token}">`
 
 const navItems: ReadonlyArray<{ readonly page: PageName; readonly href: string; readonly label: string }> = [
   { page: "dashboard", href: "/", label: "Dashboard" },
@@ -68,7 +68,7 @@ export const badge = (cap: Cap.Cap | null, state: Cap.CapState): Html =>
   html`<span class="badge" data-state="${state}"${cap === null ? "" : html` data-cap="${cap}" data-field="badge"`}>${F.stateLabels[state]}</span>`
 
 /** A confirmation that something happened. */
-const notice = (text: Interpolation): Html => html`<div class="notice" role="status" tabindex="-1" data-notice><p>${text}</p></div>`
+export const notice = (text: Interpolation): Html => html`<div class="notice" role="status" tabindex="-1" data-notice><p>${text}</p></div>`
 
 /** One field's error message, announced with the field. */
 const fieldError = (id: string, message: string | undefined): Html =>
@@ -90,7 +90,7 @@ interface FieldSpec {
   readonly attributes?: Html
 }
 
-const field = (spec: FieldSpec): Html => html`<div class="field${spec.error !== undefined ? " has-error" : ""}">
+export const field = (spec: FieldSpec): Html => html`<div class="field${spec.error !== undefined ? " has-error" : ""}">
 <label for="${spec.id}">${spec.label}</label>
 ${spec.hint === undefined ? "" : html`<p class="hint" id="${spec.id}-hint">${spec.hint}</p>`}
 ${fieldError(spec.id, spec.error)}
@@ -98,7 +98,7 @@ ${fieldError(spec.id, spec.error)}
 </div>`
 
 /** The list of a form's errors at its top, linking to each field; focused on load so it is read first. */
-const errorSummary = (title: string, errors: ReadonlyArray<{ readonly field: string | null; readonly message: string }>): Html =>
+export const errorSummary = (title: string, errors: ReadonlyArray<{ readonly field: string | null; readonly message: string }>): Html =>
   errors.length === 0
     ? html``
     : html`<div class="error-summary" role="alert" tabindex="-1" autofocus data-error-summary>
@@ -270,7 +270,7 @@ export const evaluationNow = (summary: LicenseSummary): number => Math.max(summa
 const bannerOrder: ReadonlyArray<Cap.CapState> = ["limited", "grace", "expiring"]
 
 /** A banner per cap that is expiring, in grace or limited; the most pressing first. */
-const bannerList = (summary: LicenseSummary, page: "dashboard" | "license"): Html => {
+export const bannerList = (summary: LicenseSummary, page: "dashboard" | "license"): Html => {
   const now = evaluationNow(summary)
   const banners = Cap.all
     .flatMap((cap) => {
@@ -286,7 +286,7 @@ const bannerList = (summary: LicenseSummary, page: "dashboard" | "license"): Htm
   )}</div>`
 }
 
-const trialNote = (summary: LicenseSummary): Html =>
+export const trialNote = (summary: LicenseSummary): Html =>
   summary.license?.type === "trial"
     ? html`<div class="trial-note" data-trial>
 <p><span class="badge badge-trial">Trial</span> This Hub runs on a trial license. A trial license is not intended for high-risk or business-critical production use: switch to a production license before relying on Exekra in production.</p>
@@ -306,7 +306,7 @@ ${status.ceiling > status.limit ? html`<line class="bar-limit" x1="${pct(status.
 </svg>`
 }
 
-const usage = (status: CapStatus): Html => html`<div class="usage">
+export const usage = (status: CapStatus): Html => html`<div class="usage">
 ${usageBar(status)}
 <p class="usage-text"><span class="usage-numbers"><strong data-cap="${status.cap}" data-field="used">${status.used}</strong> of <span data-cap="${status.cap}" data-field="limit">${status.limit}</span></span> ${Cap.unitNames[status.cap].many} in use<span class="over-limit" data-cap="${status.cap}" data-field="over"${status.overLimit ? "" : trusted(" hidden")}>, over limit</span></p>
 ${status.overage > 0 && !status.overLimit
@@ -318,12 +318,12 @@ ${status.overage > 0 && !status.overLimit
       : ""}
 </div>`
 
-const expiryText = (status: CapStatus, now: number): string => {
+export const expiryText = (status: CapStatus, now: number): string => {
   if (status.expiresAt === null) return "Not included in this license"
   return status.expiresAt <= now ? `Expired on ${F.dateAndDays(status.expiresAt, now)}` : F.dateAndDays(status.expiresAt, now)
 }
 
-const graceText = (status: CapStatus, validation: ValidationPosture | null, now: number): string => {
+export const graceText = (status: CapStatus, validation: ValidationPosture | null, now: number): string => {
   if (status.state === "limited") return `Ended: ${F.graceCause(status, validation, now)}.`
   if (status.grace === null) return "Not in grace"
   return `Ends ${F.dateAndDays(status.grace.endsAt, now)}, because ${F.graceCause(status, validation, now)}.`
@@ -337,7 +337,7 @@ ${usage(status)}
 <p><a href="/license#cap-${status.cap}">Details on the License page</a></p>
 </section>`
 
-const licensee = (summary: LicenseSummary): Html =>
+export const licensee = (summary: LicenseSummary): Html =>
   summary.license === null
     ? html``
     : html`<p class="licensee">Licensed to <strong data-licensee>${summary.license.issuedTo.name}</strong> (${summary.license.issuedTo.email}) · license <code>${summary.license.licenseId}</code></p>`
@@ -362,192 +362,9 @@ ${bannerList(summary, "dashboard")}
   )
 }
 
-/** Notices of the License page after an action, by `?notice=`. */
-export type LicenseNotice = "renewed" | "staged" | "unchanged" | "released" | "deactivated" | "not-found"
-
-const licenseNoticeText = (key: LicenseNotice, cap: Cap.Cap | undefined, summary: LicenseSummary): string => {
-  const one = cap === undefined ? "principal" : Cap.unitNames[cap].one
-  switch (key) {
-    case "renewed":
-      return "The new license is installed and applies now. Every Runner, seat, user and audit record is kept."
-    case "staged":
-      return summary.pending === null
-        ? "The license is stored and takes over at its start date."
-        : `The license is stored and takes over on ${F.dateAndDays(summary.pending.notBefore, evaluationNow(summary))}.`
-    case "unchanged":
-      return "This license file is already installed; nothing changed."
-    case "released":
-      return `The ${one} was released: its record is deleted and its slot is free.`
-    case "deactivated":
-      return `The ${one} was deactivated: its record is kept and its slot is free.`
-    case "not-found":
-      return `That ${one} no longer exists; the list below is current.`
-  }
-}
-
-const dl = (rows: ReadonlyArray<readonly [string, Interpolation]>): Html =>
+/** A definition list of facts. */
+export const dl = (rows: ReadonlyArray<readonly [string, Interpolation]>): Html =>
   html`<dl class="facts">${rows.map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>`
-
-const licenseFacts = (summary: LicenseSummary): Html => {
-  const license = summary.license
-  const now = evaluationNow(summary)
-  if (license === null) return html`<p>No license is installed.</p>`
-  return dl([
-    ["License id", html`<code>${license.licenseId}</code>`],
-    ["Type", license.type === "trial" ? html`<span class="badge badge-trial">Trial</span>` : "Production"],
-    ["Licensee", html`<span data-licensee>${license.issuedTo.name}</span> (${license.issuedTo.email})`],
-    [
-      "Installation id",
-      html`<code>${summary.installationId}</code> ${license.installationId === null ? html`<span class="hint-inline">(bound at activation)</span>` : html`<span class="hint-inline">(bound by the license)</span>`}`
-    ],
-    ["Issued", F.dateAndDays(license.issuedAt, now)],
-    ["Fingerprint", html`<code title="SHA-256 of the installed file">${license.fingerprint.slice(0, 16)}</code>`],
-    ...(summary.pending === null
-      ? []
-      : [["Next license", `${summary.pending.licenseId} takes over on ${F.dateAndDays(summary.pending.notBefore, now)}`] as const])
-  ])
-}
-
-const validationFacts = (summary: LicenseSummary): Html => {
-  const v = summary.validation
-  const now = evaluationNow(summary)
-  if (v === null) return html`<p>No license is installed, so nothing is validated.</p>`
-  return dl([
-    ["Validation", v.required ? "Required: if the Portal stays unreachable, grace and then limits follow." : "Optional: pings are informational only."],
-    ["Customer Portal", v.portalUrl === null ? "None configured: no validation pings are sent." : html`<code>${v.portalUrl}</code>, every ${v.intervalHours} hours`],
-    ["Last success", v.lastSuccessAt === null ? "Never" : F.dateTimeAndRelative(v.lastSuccessAt, now)],
-    ["Last error", v.lastError === null ? "None" : html`${v.lastError}${v.failingSince === null ? "" : html` <span class="hint-inline">(failing since ${F.dateTimeAndRelative(v.failingSince, now)})</span>`}`],
-    ["Next ping", v.nextAttemptAt === null ? "None scheduled" : F.dateTimeAndRelative(v.nextAttemptAt, now)],
-    ["Portal answer", F.portalAnswer(v.lastStatus)]
-  ])
-}
-
-const clockNote = (summary: LicenseSummary): Html =>
-  // Seconds of drift between a read and the high-water mark are normal; a minute or more means the clock moved back.
-  summary.clock.skewMs >= 60_000
-    ? html`<div class="notice notice-info" role="status"><p>Clock moved back: the system clock is ${F.duration(summary.clock.skewMs)} behind the latest time this Hub has seen. Licenses are evaluated at the later time, so nothing lasts longer; check the server's time settings.</p></div>`
-    : html``
-
-/** A cap's diagram, with its current state highlighted. */
-const diagramFigure = (status: CapStatus, svg: string): Html => html`<details class="diagram-details" open>
-<summary>State diagram</summary>
-<figure class="diagram" data-cap="${status.cap}" data-field="diagram" data-state="${status.state}">
-${trusted(svg)}
-<figcaption>Drawn from the cap machine this Hub runs. The highlighted state is the current one, <strong data-cap="${status.cap}" data-field="state-label">${F.stateLabels[status.state]}</strong>, with the transitions out of it.</figcaption>
-</figure>
-</details>`
-
-const capCard = (status: CapStatus, validation: ValidationPosture | null, now: number, svg: string): Html => html`<section class="card cap-card" id="cap-${status.cap}" aria-labelledby="cap-${status.cap}-title" data-live="cap-${status.cap}">
-<header class="card-header"><h3 id="cap-${status.cap}-title">${F.capHeading(status.cap)}</h3>${badge(status.cap, status.state)}</header>
-<p class="state-sentence">${F.stateSentence(status)}</p>
-<div class="cap-body">
-${usage(status)}
-${dl([
-  ["Expires", expiryText(status, now)],
-  ["Grace", graceText(status, validation, now)],
-  ...(status.limitedSince === null ? [] : [["Limited since", F.dateAndDays(status.limitedSince, now)] as const]),
-  ["Next change", status.nextChangeAt === null ? "None due" : F.dateAndDays(status.nextChangeAt, now)]
-])}
-</div>
-${diagramFigure(status, svg)}
-</section>`
-
-const principalRow = (principal: LicenseStore.Principal, csrf: string, now: number): Html => {
-  const base = `/caps/${principal.cap}/principals/${encodeURIComponent(principal.id)}`
-  const button = (action: "release" | "deactivate", label: string, style: string) =>
-    html`<form method="post" action="${base}/${action}" data-enhance>${csrfField(csrf)}<button type="submit" class="button small ${style}">${label}<span class="visually-hidden"> ${principal.id}</span></button></form>`
-  return html`<tr data-principal="${principal.id}">
-<td><code>${principal.id}</code></td>
-<td>${principal.name ?? html`<span class="muted">—</span>`}</td>
-<td>${principal.status === "active" ? "Active" : html`<span class="muted">Deactivated</span>`}</td>
-<td>${F.dateAndDays(principal.admittedAt, now)}</td>
-<td class="row-actions">${principal.status === "active" ? button("deactivate", "Deactivate", "secondary") : ""}${button("release", "Release", "danger")}</td>
-</tr>`
-}
-
-const principalTable = (status: CapStatus, principals: ReadonlyArray<LicenseStore.Principal>, csrf: string, now: number): Html => {
-  const many = Cap.unitNames[status.cap].many
-  return html`<section class="card principals" id="principals-${status.cap}" aria-labelledby="principals-${status.cap}-title" data-live="principals-${status.cap}">
-<header class="card-header"><h3 id="principals-${status.cap}-title">${F.capHeading(status.cap)}</h3><span class="count">${status.used} of ${status.limit} in use</span></header>
-${principals.length === 0
-  ? html`<p class="muted">No ${many} yet.</p>`
-  : html`<div class="table-scroll"><table>
-<caption class="visually-hidden">${F.capHeading(status.cap)}</caption>
-<thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Admitted</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-<tbody>${principals.map((p) => principalRow(p, csrf, now))}</tbody>
-</table></div>`}
-</section>`
-}
-
-/** What the License page shows beyond the summary. */
-export interface LicenseView {
-  readonly summary: LicenseSummary
-  readonly principals: Readonly<Record<Cap.Cap, ReadonlyArray<LicenseStore.Principal>>>
-  /** Each cap's diagram, embeddable, with its state highlighted. */
-  readonly diagrams: Readonly<Record<Cap.Cap, string>>
-  readonly notice: { readonly key: LicenseNotice; readonly cap: Cap.Cap | undefined } | undefined
-  /** The renewal upload's error, shown next to its file input. */
-  readonly renewalError: string | undefined
-}
-
-/** The License page: the license, its validation posture, a card per cap, renewal, principals and usage export. */
-export const licensePage = (frame: Frame, view: LicenseView): Html => {
-  const { summary } = view
-  const now = evaluationNow(summary)
-  const csrf = frame.session?.csrf ?? ""
-  return layout(
-    frame,
-    "license",
-    view.renewalError === undefined ? "License" : "Error: License",
-    html`<div class="page-header">
-<h1>License</h1>
-${licensee(summary)}
-</div>
-${view.notice === undefined ? "" : notice(licenseNoticeText(view.notice.key, view.notice.cap, summary))}
-${errorSummary("The license file was not installed", view.renewalError === undefined ? [] : [{ field: "renewal-license", message: view.renewalError }])}
-${trialNote(summary)}
-${bannerList(summary, "license")}
-${clockNote(summary)}
-<div class="two-columns">
-<section class="card" aria-labelledby="license-facts-title" data-live="license-facts">
-<h2 id="license-facts-title">This license</h2>
-${licenseFacts(summary)}
-</section>
-<section class="card" aria-labelledby="validation-title" data-live="validation">
-<h2 id="validation-title">Validation</h2>
-${validationFacts(summary)}
-</section>
-</div>
-<h2 class="section-title">Capacity</h2>
-${Cap.all.map((cap) => capCard(summary.caps[cap], summary.validation, now, view.diagrams[cap]))}
-<section class="card" id="renew" aria-labelledby="renew-title">
-<h2 id="renew-title">Renew or replace the license</h2>
-<p>Upload the new license file from the Customer Portal. It applies at once, without a restart, and every Runner, seat, user and audit record is kept. A file that is valid only from a later date is stored and takes over then.</p>
-<form class="form" method="post" action="/license" enctype="multipart/form-data" novalidate data-enhance>
-${csrfField(csrf)}
-${field({
-  id: "renewal-license",
-  name: "license",
-  label: "License file (.lic)",
-  type: "file",
-  hint: "The newest .lic file from the Licenses page of the Customer Portal.",
-  error: view.renewalError,
-  attributes: html`accept=".lic,text/plain" required`
-})}
-<div class="actions"><button type="submit" class="button primary">Upload and apply</button></div>
-</form>
-</section>
-<h2 class="section-title" id="principals">Runners, seats and users</h2>
-<p class="section-lead">Release deletes a record and frees its slot. Deactivate keeps the record and frees the slot; the same id can be admitted again later.</p>
-<div class="principal-grid">${Cap.all.map((cap) => principalTable(summary.caps[cap], view.principals[cap], csrf, now))}</div>
-<section class="card" aria-labelledby="usage-title">
-<h2 id="usage-title">Usage history</h2>
-<p>Each cap's daily peak usage, for a true-up with your account manager.</p>
-<p><a class="button secondary" href="/api/usage?format=csv" download>Download usage history (CSV)</a> <a class="button subtle" href="/timeline">See how the license plays out over time</a></p>
-</section>`,
-    { live: true }
-  )
-}
 
 // ---- timeline -------------------------------------------------------------------------------------
 

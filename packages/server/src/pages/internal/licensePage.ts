@@ -1,0 +1,234 @@
+/** The License page as markup: the license, validation, the Hub's nodes, a card per cap, renewal, principals; pure functions of their data. */
+import { Cap, type LicenseStore } from "@exekra/core"
+import type { ClusterStatus } from "../../cluster/Cluster.js"
+import type { CapStatus, LicenseSummary, ValidationPosture } from "../../LicenseRuntime.js"
+import { type Html, html, trusted } from "../Html.js"
+import * as F from "./format.js"
+import {
+  badge,
+  bannerList,
+  csrfField,
+  dl,
+  errorSummary,
+  evaluationNow,
+  expiryText,
+  field,
+  type Frame,
+  graceText,
+  layout,
+  licensee,
+  notice,
+  trialNote,
+  usage
+} from "./views.js"
+
+/** Notices of the License page after an action, by `?notice=`. */
+export type LicenseNotice = "renewed" | "staged" | "unchanged" | "released" | "deactivated" | "not-found"
+
+const licenseNoticeText = (key: LicenseNotice, cap: Cap.Cap | undefined, summary: LicenseSummary): string => {
+  const one = cap === undefined ? "principal" : Cap.unitNames[cap].one
+  switch (key) {
+    case "renewed":
+      return "The new license is installed and applies now. Every Runner, seat, user and audit record is kept."
+    case "staged":
+      return summary.pending === null
+        ? "The license is stored and takes over at its start date."
+        : `The license is stored and takes over on ${F.dateAndDays(summary.pending.notBefore, evaluationNow(summary))}.`
+    case "unchanged":
+      return "This license file is already installed; nothing changed."
+    case "released":
+      return `The ${one} was released: its record is deleted and its slot is free.`
+    case "deactivated":
+      return `The ${one} was deactivated: its record is kept and its slot is free.`
+    case "not-found":
+      return `That ${one} no longer exists; the list below is current.`
+  }
+}
+
+
+const licenseFacts = (summary: LicenseSummary): Html => {
+  const license = summary.license
+  const now = evaluationNow(summary)
+  if (license === null) return html`<p>No license is installed.</p>`
+  return dl([
+    ["License id", html`<code>${license.licenseId}</code>`],
+    ["Type", license.type === "trial" ? html`<span class="badge badge-trial">Trial</span>` : "Production"],
+    ["Licensee", html`<span data-licensee>${license.issuedTo.name}</span> (${license.issuedTo.email})`],
+    [
+      "Installation id",
+      html`<code>${summary.installationId}</code> ${license.installationId === null ? html`<span class="hint-inline">(bound at activation)</span>` : html`<span class="hint-inline">(bound by the license)</span>`}`
+    ],
+    ["Issued", F.dateAndDays(license.issuedAt, now)],
+    ["Fingerprint", html`<code title="SHA-256 of the installed file">${license.fingerprint.slice(0, 16)}</code>`],
+    ...(summary.pending === null
+      ? []
+      : [["Next license", `${summary.pending.licenseId} takes over on ${F.dateAndDays(summary.pending.notBefore, now)}`] as const])
+  ])
+}
+
+const validationFacts = (summary: LicenseSummary): Html => {
+  const v = summary.validation
+  const now = evaluationNow(summary)
+  if (v === null) return html`<p>No license is installed, so nothing is validated.</p>`
+  return dl([
+    ["Validation", v.required ? "Required: if the Portal stays unreachable, grace and then limits follow." : "Optional: pings are informational only."],
+    ["Customer Portal", v.portalUrl === null ? "None configured: no validation pings are sent." : html`<code>${v.portalUrl}</code>, every ${v.intervalHours} hours`],
+    ["Last success", v.lastSuccessAt === null ? "Never" : F.dateTimeAndRelative(v.lastSuccessAt, now)],
+    ["Last error", v.lastError === null ? "None" : html`${v.lastError}${v.failingSince === null ? "" : html` <span class="hint-inline">(failing since ${F.dateTimeAndRelative(v.failingSince, now)})</span>`}`],
+    ["Next ping", v.nextAttemptAt === null ? "None scheduled" : F.dateTimeAndRelative(v.nextAttemptAt, now)],
+    ["Portal answer", F.portalAnswer(v.lastStatus)]
+  ])
+}
+
+const clockNote = (summary: LicenseSummary): Html =>
+  // Seconds of drift between a read and the high-water mark are normal; a minute or more means the clock moved back.
+  summary.clock.skewMs >= 60_000
+    ? html`<div class="notice notice-info" role="status"><p>Clock moved back: the system clock is ${F.duration(summary.clock.skewMs)} behind the latest time this Hub has seen. Licenses are evaluated at the later time, so nothing lasts longer; check the server's time settings.</p></div>`
+    : html``
+
+/** A cap's diagram, with its current state highlighted. */
+const diagramFigure = (status: CapStatus, svg: string): Html => html`<details class="diagram-details" open>
+<summary>State diagram</summary>
+<figure class="diagram" data-cap="${status.cap}" data-field="diagram" data-state="${status.state}">
+${trusted(svg)}
+<figcaption>Drawn from the cap machine this Hub runs. The highlighted state is the current one, <strong data-cap="${status.cap}" data-field="state-label">${F.stateLabels[status.state]}</strong>, with the transitions out of it.</figcaption>
+</figure>
+</details>`
+
+const capCard = (status: CapStatus, validation: ValidationPosture | null, now: number, svg: string): Html => html`<section class="card cap-card" id="cap-${status.cap}" aria-labelledby="cap-${status.cap}-title" data-live="cap-${status.cap}">
+<header class="card-header"><h3 id="cap-${status.cap}-title">${F.capHeading(status.cap)}</h3>${badge(status.cap, status.state)}</header>
+<p class="state-sentence">${F.stateSentence(status)}</p>
+<div class="cap-body">
+${usage(status)}
+${dl([
+  ["Expires", expiryText(status, now)],
+  ["Grace", graceText(status, validation, now)],
+  ...(status.limitedSince === null ? [] : [["Limited since", F.dateAndDays(status.limitedSince, now)] as const]),
+  ["Next change", status.nextChangeAt === null ? "None due" : F.dateAndDays(status.nextChangeAt, now)]
+])}
+</div>
+${diagramFigure(status, svg)}
+</section>`
+
+const principalRow = (principal: LicenseStore.Principal, csrf: string, now: number): Html => {
+  const base = `/caps/${principal.cap}/principals/${encodeURIComponent(principal.id)}`
+  const button = (action: "release" | "deactivate", label: string, style: string) =>
+    html`<form method="post" action="${base}/${action}" data-enhance>${csrfField(csrf)}<button type="submit" class="button small ${style}">${label}<span class="visually-hidden"> ${principal.id}</span></button></form>`
+  return html`<tr data-principal="${principal.id}">
+<td><code>${principal.id}</code></td>
+<td>${principal.name ?? html`<span class="muted">—</span>`}</td>
+<td>${principal.status === "active" ? "Active" : html`<span class="muted">Deactivated</span>`}</td>
+<td>${F.dateAndDays(principal.admittedAt, now)}</td>
+<td class="row-actions">${principal.status === "active" ? button("deactivate", "Deactivate", "secondary") : ""}${button("release", "Release", "danger")}</td>
+</tr>`
+}
+
+const principalTable = (status: CapStatus, principals: ReadonlyArray<LicenseStore.Principal>, csrf: string, now: number): Html => {
+  const many = Cap.unitNames[status.cap].many
+  return html`<section class="card principals" id="principals-${status.cap}" aria-labelledby="principals-${status.cap}-title" data-live="principals-${status.cap}">
+<header class="card-header"><h3 id="principals-${status.cap}-title">${F.capHeading(status.cap)}</h3><span class="count">${status.used} of ${status.limit} in use</span></header>
+${principals.length === 0
+  ? html`<p class="muted">No ${many} yet.</p>`
+  : html`<div class="table-scroll"><table>
+<caption class="visually-hidden">${F.capHeading(status.cap)}</caption>
+<thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Admitted</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>${principals.map((p) => principalRow(p, csrf, now))}</tbody>
+</table></div>`}
+</section>`
+}
+
+/** The nodes sharing this Hub's store: one line each, the leader and the node answering marked. */
+const nodesCard = (cluster: ClusterStatus, now: number): Html => html`<section class="card" id="nodes" aria-labelledby="nodes-title" data-live="nodes">
+<h2 id="nodes-title">Hub nodes</h2>
+<p>${cluster.nodes.length <= 1 ? "This Hub runs as one node" : `This Hub runs as ${cluster.nodes.length} nodes`} on ${cluster.store === "postgres" ? "PostgreSQL" : cluster.store === "sqlite" ? "an embedded SQLite file" : "memory"}; every node answers the same. Change log at <code>${cluster.seq}</code>.</p>
+${cluster.nodes.length === 0
+  ? html``
+  : html`<div class="table-scroll"><table>
+<caption class="visually-hidden">Hub nodes</caption>
+<thead><tr><th scope="col">Node</th><th scope="col">Role</th><th scope="col">Version</th><th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">Applied changes</th></tr></thead>
+<tbody>${cluster.nodes.map(
+    (n) => html`<tr data-node="${n.id}">
+<td><code>${n.id}</code>${n.self ? html` <span class="hint-inline">(this page)</span>` : ""}</td>
+<td>${n.leader ? "Leader: pings the Customer Portal" : "Follower"}</td>
+<td>${n.version}</td>
+<td>${F.dateTimeAndRelative(n.startedAt, now)}</td>
+<td>${F.relative(n.lastSeenAt, now)}</td>
+<td><code>${n.appliedSeq}</code></td>
+</tr>`
+  )}</tbody>
+</table></div>`}
+</section>`
+
+/** What the License page shows beyond the summary. */
+export interface LicenseView {
+  readonly summary: LicenseSummary
+  readonly principals: Readonly<Record<Cap.Cap, ReadonlyArray<LicenseStore.Principal>>>
+  /** Each cap's diagram, embeddable, with its state highlighted. */
+  readonly diagrams: Readonly<Record<Cap.Cap, string>>
+  readonly notice: { readonly key: LicenseNotice; readonly cap: Cap.Cap | undefined } | undefined
+  /** The renewal upload's error, shown next to its file input. */
+  readonly renewalError: string | undefined
+  /** The Hub's nodes, when it runs with the Cluster service. */
+  readonly cluster: ClusterStatus | null
+}
+
+/** The License page: the license, its validation posture, a card per cap, renewal, principals and usage export. */
+export const licensePage = (frame: Frame, view: LicenseView): Html => {
+  const { summary } = view
+  const now = evaluationNow(summary)
+  const csrf = frame.session?.csrf ?? ""
+  return layout(
+    frame,
+    "license",
+    view.renewalError === undefined ? "License" : "Error: License",
+    html`<div class="page-header">
+<h1>License</h1>
+${licensee(summary)}
+</div>
+${view.notice === undefined ? "" : notice(licenseNoticeText(view.notice.key, view.notice.cap, summary))}
+${errorSummary("The license file was not installed", view.renewalError === undefined ? [] : [{ field: "renewal-license", message: view.renewalError }])}
+${trialNote(summary)}
+${bannerList(summary, "license")}
+${clockNote(summary)}
+<div class="two-columns">
+<section class="card" aria-labelledby="license-facts-title" data-live="license-facts">
+<h2 id="license-facts-title">This license</h2>
+${licenseFacts(summary)}
+</section>
+<section class="card" aria-labelledby="validation-title" data-live="validation">
+<h2 id="validation-title">Validation</h2>
+${validationFacts(summary)}
+</section>
+</div>
+${view.cluster === null ? "" : nodesCard(view.cluster, summary.clock.now)}
+<h2 class="section-title">Capacity</h2>
+${Cap.all.map((cap) => capCard(summary.caps[cap], summary.validation, now, view.diagrams[cap]))}
+<section class="card" id="renew" aria-labelledby="renew-title">
+<h2 id="renew-title">Renew or replace the license</h2>
+<p>Upload the new license file from the Customer Portal. It applies at once, without a restart, and every Runner, seat, user and audit record is kept. A file that is valid only from a later date is stored and takes over then.</p>
+<form class="form" method="post" action="/license" enctype="multipart/form-data" novalidate data-enhance>
+${csrfField(csrf)}
+${field({
+  id: "renewal-license",
+  name: "license",
+  label: "License file (.lic)",
+  type: "file",
+  hint: "The newest .lic file from the Licenses page of the Customer Portal.",
+  error: view.renewalError,
+  attributes: html`accept=".lic,text/plain" required`
+})}
+<div class="actions"><button type="submit" class="button primary">Upload and apply</button></div>
+</form>
+</section>
+<h2 class="section-title" id="principals">Runners, seats and users</h2>
+<p class="section-lead">Release deletes a record and frees its slot. Deactivate keeps the record and frees the slot; the same id can be admitted again later.</p>
+<div class="principal-grid">${Cap.all.map((cap) => principalTable(summary.caps[cap], view.principals[cap], csrf, now))}</div>
+<section class="card" aria-labelledby="usage-title">
+<h2 id="usage-title">Usage history</h2>
+<p>Each cap's daily peak usage, for a true-up with your account manager.</p>
+<p><a class="button secondary" href="/api/usage?format=csv" download>Download usage history (CSV)</a> <a class="button subtle" href="/timeline">See how the license plays out over time</a></p>
+</section>`,
+    { live: true }
+  )
+}
+
