@@ -119,18 +119,18 @@ const badLicense = Problem.schema(400, [...licenseFileCodes, "INVALID_REQUEST"],
 
 /** `GET /api/health`. */
 export const HealthGroup = HttpApiGroup.make("health").add(
-  HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+  HttpApiEndpoint.get("health", "/health").annotate(OpenApi.Summary, "Check that the Hub answers").addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
 )
 
 /** First start: is the Hub activated, and activation itself. */
 export const ActivationGroup = HttpApiGroup.make("activation")
   .add(
-    HttpApiEndpoint.get("status", "/activation").addSuccess(
+    HttpApiEndpoint.get("status", "/activation").annotate(OpenApi.Summary, "Read whether the Hub is activated, and its installation id").addSuccess(
       Schema.Struct({ activated: Schema.Boolean, installationId: Schema.String })
     )
   )
   .add(
-    HttpApiEndpoint.post("activate", "/activation")
+    HttpApiEndpoint.post("activate", "/activation").annotate(OpenApi.Summary, "Activate the Hub with a license file and an admin account")
       .setPayload(Schema.Union(ActivationJson, ActivationForm))
       .addSuccess(LicenseSummary, { status: 201 })
       .addError(badLicense)
@@ -149,19 +149,19 @@ export const ActivationGroup = HttpApiGroup.make("activation")
 /** Sign-in (public) and sign-out. */
 export const SessionGroup = HttpApiGroup.make("session")
   .add(
-    HttpApiEndpoint.post("signIn", "/session")
+    HttpApiEndpoint.post("signIn", "/session").annotate(OpenApi.Summary, "Sign in as the admin")
       .setPayload(Schema.Struct({ email: Email, password: Password }))
       .addSuccess(Schema.Struct({ token: Schema.String, expiresAt: Instant }))
       .addError(Problem.schema(401, ["INVALID_CREDENTIALS"], "Wrong email or password."))
       .addError(Problem.schema(429, ["TOO_MANY_ATTEMPTS"], "Too many sign-in attempts from this address; see Retry-After."))
   )
-  .add(HttpApiEndpoint.del("signOut", "/session").middleware(Authorization))
+  .add(HttpApiEndpoint.del("signOut", "/session").annotate(OpenApi.Summary, "Sign out").middleware(Authorization))
 
 /** The License page: summary and renewal upload. */
 export const LicenseGroup = HttpApiGroup.make("license")
-  .add(HttpApiEndpoint.get("summary", "/license").addSuccess(LicenseSummary))
+  .add(HttpApiEndpoint.get("summary", "/license").annotate(OpenApi.Summary, "Read the license summary and every cap").addSuccess(LicenseSummary))
   .add(
-    HttpApiEndpoint.put("renew", "/license")
+    HttpApiEndpoint.put("renew", "/license").annotate(OpenApi.Summary, "Upload a renewed license")
       .setPayload(Schema.Union(RenewalJson, RenewalForm))
       .addSuccess(LicenseSummary)
       .addError(badLicense)
@@ -181,12 +181,12 @@ const principalNotFound = Problem.schema(404, ["PRINCIPAL_NOT_FOUND"], "The cap 
 /** Admission over HTTP (DESIGN §4). */
 export const CapsGroup = HttpApiGroup.make("caps")
   .add(
-    HttpApiEndpoint.get("principals", "/caps/:cap/principals")
+    HttpApiEndpoint.get("principals", "/caps/:cap/principals").annotate(OpenApi.Summary, "List the principals of a cap")
       .setPath(CapPath)
       .addSuccess(Schema.Struct({ cap: Cap.Cap, principals: Schema.Array(Principal) }))
   )
   .add(
-    HttpApiEndpoint.post("acquire", "/caps/:cap/principals")
+    HttpApiEndpoint.post("acquire", "/caps/:cap/principals").annotate(OpenApi.Summary, "Admit a principal to a cap")
       .setPath(CapPath)
       .setPayload(Schema.Struct({ id: PrincipalId, name: Schema.optional(Schema.String.pipe(Schema.maxLength(200))) }))
       // The literal `created` tells the encoder which status applies: 201 for a new slot, 200 when already admitted.
@@ -194,10 +194,10 @@ export const CapsGroup = HttpApiGroup.make("caps")
       .addSuccess(Schema.Struct({ principal: Principal, created: Schema.Literal(false), used: Count }), { status: 200 })
       .addError(Problem.schema(403, ["CAP_LIMIT_REACHED", "CAP_LIMITED", "CAP_UNACTIVATED"], "The cap refuses to admit the principal."))
   )
-  .add(HttpApiEndpoint.del("release", "/caps/:cap/principals/:id").setPath(PrincipalPath).addError(principalNotFound))
-  .add(HttpApiEndpoint.post("deactivate", "/caps/:cap/principals/:id/deactivate").setPath(PrincipalPath).addError(principalNotFound))
+  .add(HttpApiEndpoint.del("release", "/caps/:cap/principals/:id").annotate(OpenApi.Summary, "Release a principal").setPath(PrincipalPath).addError(principalNotFound))
+  .add(HttpApiEndpoint.post("deactivate", "/caps/:cap/principals/:id/deactivate").annotate(OpenApi.Summary, "Deactivate a principal, keeping its record").setPath(PrincipalPath).addError(principalNotFound))
   .add(
-    HttpApiEndpoint.get("check", "/caps/:cap/principals/:id/check")
+    HttpApiEndpoint.get("check", "/caps/:cap/principals/:id/check").annotate(OpenApi.Summary, "Check whether an admitted principal may work now")
       .setPath(PrincipalPath)
       .addSuccess(Schema.Struct({ allowed: Schema.Literal(true) }))
       .addError(Problem.schema(403, ["PRINCIPAL_NOT_ADMITTED", "CAP_LIMITED", "CAP_UNACTIVATED"], "The principal may not work now."))
@@ -207,7 +207,7 @@ export const CapsGroup = HttpApiGroup.make("caps")
 /** The live state stream. */
 export const EventsGroup = HttpApiGroup.make("events")
   .add(
-    HttpApiEndpoint.get("stream", "/events").addSuccess(
+    HttpApiEndpoint.get("stream", "/events").annotate(OpenApi.Summary, "Follow state and usage changes (server-sent events)").addSuccess(
       HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
         description: "Server-sent events: one `data:` line of JSON (HubEvent) per event, a Snapshot first, `: keep-alive` comments in between."
       })
@@ -218,7 +218,7 @@ export const EventsGroup = HttpApiGroup.make("events")
 /** Admin-issued API tokens for runners and automation. */
 export const TokensGroup = HttpApiGroup.make("tokens")
   .add(
-    HttpApiEndpoint.post("create", "/tokens")
+    HttpApiEndpoint.post("create", "/tokens").annotate(OpenApi.Summary, "Issue an API token")
       .setPayload(Schema.Struct({ name: TokenName }))
       .addSuccess(
         Schema.Struct({ token: Schema.String, name: Schema.String, createdAt: Instant }).annotations({
@@ -229,12 +229,12 @@ export const TokensGroup = HttpApiGroup.make("tokens")
       .addError(Problem.schema(409, ["TOKEN_EXISTS"], "A token of that name exists."))
   )
   .add(
-    HttpApiEndpoint.get("list", "/tokens").addSuccess(
+    HttpApiEndpoint.get("list", "/tokens").annotate(OpenApi.Summary, "List the API tokens").addSuccess(
       Schema.Struct({ tokens: Schema.Array(Schema.Struct({ name: Schema.String, createdAt: Instant })) })
     )
   )
   .add(
-    HttpApiEndpoint.del("revoke", "/tokens/:name")
+    HttpApiEndpoint.del("revoke", "/tokens/:name").annotate(OpenApi.Summary, "Revoke an API token")
       .setPath(Schema.Struct({ name: TokenName }))
       .addError(Problem.schema(404, ["TOKEN_NOT_FOUND"], "No token of that name."))
   )
@@ -246,7 +246,7 @@ export const UsagePoint = Schema.Struct({ cap: Cap.Cap, day: Schema.String, peak
 /** Usage history for true-up, and the audit log. */
 export const ReportsGroup = HttpApiGroup.make("reports")
   .add(
-    HttpApiEndpoint.get("usage", "/usage")
+    HttpApiEndpoint.get("usage", "/usage").annotate(OpenApi.Summary, "Export the daily peak usage per cap")
       .setUrlParams(Schema.Struct({ format: Schema.optional(Schema.Literal("json", "csv")) }))
       .addSuccess(Schema.Struct({ days: Schema.Array(UsagePoint) }))
       .annotateContext(
@@ -263,7 +263,7 @@ export const ReportsGroup = HttpApiGroup.make("reports")
       )
   )
   .add(
-    HttpApiEndpoint.get("audit", "/audit")
+    HttpApiEndpoint.get("audit", "/audit").annotate(OpenApi.Summary, "Read the audit log")
       .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))) }))
       .addSuccess(
         Schema.Struct({
@@ -310,7 +310,7 @@ export const ClusterGroup = HttpApiGroup.make("cluster")
       )
       .annotateContext(
         OpenApi.annotations({
-          summary: "List the Hub's nodes",
+          summary: "List the Hub's nodes and the leader",
           description: "Every node that reported itself within three lease periods, the leader marked, and the store's latest change sequence."
         })
       )
