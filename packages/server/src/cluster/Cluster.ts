@@ -14,8 +14,8 @@ export const DEFAULT_LEASE_MS = 10_000
  */
 export const KEEP_CHANGES = 10_000
 
-/** How often the leader prunes the change log. */
-const PRUNE_EVERY = Duration.minutes(1)
+/** How often the leader prunes the change log, in lease periods (a minute at the default lease). */
+const PRUNE_EVERY_LEASES = 6
 
 /** Tuning of the lease and of the node reports. */
 export interface Options {
@@ -107,7 +107,7 @@ export const make = (options: Options) =>
       const latest = yield* store.latestSeq
       if (latest > KEEP_CHANGES) yield* store.pruneChanges(latest - KEEP_CHANGES)
     }).pipe(Effect.catchAll((e) => Effect.logWarning(`Could not prune the change log: ${e.message}`)))
-    yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(PRUNE_EVERY)))
+    yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(Duration.millis(leaseMs * PRUNE_EVERY_LEASES))))
     yield* Effect.addFinalizer(() =>
       Effect.catchAll(store.releaseLease(LEADER_LEASE, nodeId), (e) => Effect.logWarning(`Could not give up the leader lease: ${e.message}`))
     )

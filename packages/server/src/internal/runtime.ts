@@ -692,20 +692,26 @@ export const make = (options: RuntimeOptions) =>
         })
       )
 
-    /** The leader's validation record and machine, adopted with what they mean for the caps. */
+    /**
+     * The leader's validation record and machine, adopted with what they mean for the caps. The leader itself is their
+     * only writer and never reads them back: a read racing its next write would take it back in time.
+     */
     const reloadValidation = Effect.gen(function* () {
-      const json = (yield* store.getSnapshots).get("validation")
-      if (json === undefined || json === JSON.stringify(validation.getPersistedSnapshot())) return
+      if (leading) return
       const now = yield* observe
-      yield* machineLock.withPermits(1)(
-        Effect.sync(() => {
+      const adopted = yield* machineLock.withPermits(1)(
+        Effect.gen(function* () {
+          const json = (yield* store.getSnapshots).get("validation")
+          if (json === undefined || json === JSON.stringify(validation.getPersistedSnapshot())) return false
           validation.stop()
           validation = createActor(validationMachine, {
             snapshot: JSON.parse(json) as ValidationSnapshot,
             input: { intervalHours: intervalOf(installed), now }
           }).start()
+          return true
         })
       )
+      if (!adopted) return
       const c = validation.getSnapshot().context
       if (c.failingSince !== null) {
         const failingSince = c.failingSince
