@@ -97,6 +97,16 @@ export interface Acquired {
   readonly used: number
 }
 
+/** Answer to a heartbeat (DESIGN §12): the principal holds its slot, and until when its lease runs. */
+export interface Heartbeat {
+  readonly principal: AdmittedPrincipal
+  /** True when this heartbeat re-admitted a principal its lease had ended for (within the cap's revive window). */
+  readonly revived: boolean
+  /** When the principal's lease now ends; null when its cap has no lease. */
+  readonly leaseEndsAt: number | null
+  readonly used: number
+}
+
 /**
  * What a host needs to gate its API: the contract adapters program against and the runtime
  * implements. `check` is synchronous and in memory, the hot path.

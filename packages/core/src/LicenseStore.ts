@@ -1,6 +1,6 @@
 /** LicenseStore service: everything the Hub persists, behind one interface with memory, SQLite and PostgreSQL layers. */
 import { randomBytes } from "node:crypto"
-import { Context, Data, type Effect, Layer, type Option, type Scope, type Stream } from "effect"
+import { Context, Data, Effect, Layer, type Option, type Scope, type Stream } from "effect"
 import type { Cap } from "./Cap.js"
 import * as memoryStore from "./internal/memoryStore.js"
 import * as postgresStore from "./internal/postgresStore.js"
@@ -25,13 +25,17 @@ export interface StoredLicense {
   readonly storedAt: number
 }
 
-/** An admitted (or deactivated) principal of one cap. */
+/** An admitted (deactivated, or expired) principal of one cap. */
 export interface Principal {
   readonly cap: Cap
   readonly id: string
   readonly name: string | null
-  /** Only `active` principals hold a slot; `deactivated` keeps the record and frees the slot. */
-  readonly status: "active" | "deactivated"
+  /**
+   * Only `active` principals hold a slot; `deactivated` keeps the record and frees the slot; `expired` is a principal
+   * whose lease ended without a heartbeat (culled): its slot is free, and a heartbeat within the cap's revive window
+   * may take one again.
+   */
+  readonly status: "active" | "deactivated" | "expired"
   readonly admittedAt: number
   readonly updatedAt: number
 }
@@ -149,8 +153,60 @@ export interface AttemptWindow {
   readonly attempts: number
 }
 
+/** A cap's lease (DESIGN §12): its principals must heartbeat within `leaseSeconds`, or they are culled. */
+export interface CapLease {
+  readonly cap: Cap
+  /** At least {@link MIN_LEASE_SECONDS}. */
+  readonly leaseSeconds: number
+  /** How long after its lease ended a culled principal may come back with a heartbeat (0: never). */
+  readonly reviveSeconds: number
+  /** When the setting was last changed (epoch ms): every lease of the cap runs at least until `since + leaseSeconds`. */
+  readonly since: number
+}
+
+/** The shortest lease an admin may set: a Runner's heartbeat must not have to race the network. */
+export const MIN_LEASE_SECONDS = 60
+
+/** A principal with what its lease depends on. */
+export interface LeasedPrincipal extends Principal {
+  /** The principal's last heartbeat, or its admission if it has not sent one since (epoch ms). */
+  readonly heartbeatAt: number
+  /** For an `expired` principal, when its lease ended (it was culled as of then); null otherwise. */
+  readonly culledAt: number | null
+}
+
+/**
+ * When the lease of an active principal ends: `leaseSeconds` after its last heartbeat, or after the setting changed if
+ * that is later. The one formula every engine applies.
+ */
+export const leaseEnd = (lease: Pick<CapLease, "leaseSeconds" | "since">, heartbeatAt: number): number =>
+  Math.max(heartbeatAt, lease.since) + lease.leaseSeconds * 1000
+
+/** Outcome of a heartbeat, decided in one transaction against the store's state. */
+export type HeartbeatOutcome =
+  /** The principal is active: its lease now runs from this heartbeat. */
+  | { readonly _tag: "Renewed"; readonly principal: LeasedPrincipal; readonly used: number }
+  /** The principal was culled (now or before), is within its revive window, and took a free slot again. */
+  | { readonly _tag: "Revived"; readonly principal: LeasedPrincipal; readonly used: number }
+  /** The principal is culled and within its revive window, but every slot is taken: it stays expired. */
+  | { readonly _tag: "Full"; readonly principal: LeasedPrincipal; readonly used: number }
+  /** The principal is culled and its revive window has passed (or the cap has no lease any more): it must register again. */
+  | { readonly _tag: "Lapsed"; readonly principal: LeasedPrincipal; readonly used: number }
+  /** No record, or a deactivated one: a heartbeat admits no one. */
+  | { readonly _tag: "NotAdmitted"; readonly used: number }
+
+/** What a cull did. */
+export interface CullOutcome {
+  /** The principals culled by this call, now `expired`, in admission order. */
+  readonly culled: ReadonlyArray<LeasedPrincipal>
+  /** Active principals of the cap afterwards. */
+  readonly used: number
+  /** The earliest end of a lease still running, or null when the cap has no lease or no active principal. */
+  readonly nextEndAt: number | null
+}
+
 /** Everything the Hub persists. Every method is atomic on its own. */
-export class LicenseStore extends Context.Tag("@exekra/core/LicenseStore")<LicenseStore, LicenseStore.Service>() {}
+export class LicenseStore extends Context.Tag("@exekra/core/LicenseStore")<LicenseStore, LicenseStore.Service & LicenseStore.Leasing>() {}
 
 export declare namespace LicenseStore {
   /** The store's interface. */
@@ -264,6 +320,39 @@ export declare namespace LicenseStore {
     /** Every node that reported itself since `since` (epoch ms), by start time. */
     readonly listNodes: (since: number) => Effect.Effect<ReadonlyArray<NodeRecord>, StoreError>
   }
+
+  /**
+   * Principal leases (DESIGN §12): per-cap settings, heartbeats and culling. Each write is one transaction that decides
+   * against the store's own state (settings, heartbeat times, count), so a heartbeat racing its cull on any node either
+   * revives the principal or is refused, and is never counted twice. Every engine implements it.
+   */
+  export interface Leasing {
+    /** Every cap that has a lease. */
+    readonly capLeases: Effect.Effect<ReadonlyArray<CapLease>, StoreError>
+    /**
+     * Set a cap's lease (`since` becomes `now`), or turn it off with null. Appends a `settings` change for the cap.
+     * The caller validates the values (`leaseSeconds` ≥ {@link MIN_LEASE_SECONDS}, `reviveSeconds` ≥ 0).
+     */
+    readonly setCapLease: (
+      cap: Cap,
+      lease: { readonly leaseSeconds: number; readonly reviveSeconds: number } | null,
+      now: number
+    ) => Effect.Effect<void, StoreError>
+    /** Principals of a cap (any status) with their heartbeat and cull times, in admission order. */
+    readonly listLeased: (cap: Cap) => Effect.Effect<ReadonlyArray<LeasedPrincipal>, StoreError>
+    /**
+     * A heartbeat of `id` at `now`, in one transaction: an active principal whose lease has not ended is renewed. One
+     * whose lease ended (at `leaseEnd`, whether or not a cull has run yet) is culled as of then, and then revived if
+     * `now` is within the cap's `reviveSeconds` of that end and fewer than `ceiling` principals are active.
+     * Appends a `principal` change when the status changes; a plain renewal appends none.
+     */
+    readonly heartbeat: (cap: Cap, id: string, ceiling: number, now: number) => Effect.Effect<HeartbeatOutcome, StoreError>
+    /**
+     * Cull, in one transaction, every active principal of a leased cap whose lease ended at or before `now`: status
+     * `expired`, `culledAt` its lease's end. Appends a `principal` change for each. A cap without a lease culls no one.
+     */
+    readonly cull: (cap: Cap, now: number) => Effect.Effect<CullOutcome, StoreError>
+  }
 }
 
 /** Options every engine shares. */
@@ -294,14 +383,17 @@ export interface PostgresOptions extends CommonOptions {
   readonly connectTimeoutMs?: number | undefined
 }
 
+/** The store's full interface, as the `LicenseStore` tag provides it. */
+export type Store = Context.Tag.Service<LicenseStore>
+
 /** A fresh, empty in-memory store; nothing survives the process. */
-export const makeMemory: Effect.Effect<LicenseStore.Service> = memoryStore.make
+export const makeMemory: Effect.Effect<Store> = memoryStore.make
 
 /** An in-memory store per build of the layer: for tests and for trying the runtime out. */
 export const layerMemory: Layer.Layer<LicenseStore> = Layer.effect(LicenseStore, makeMemory)
 
 /** Open (creating and migrating if needed) a SQLite store; the connection closes with the scope. */
-export const makeSqlite: (options: SqliteOptions) => Effect.Effect<LicenseStore.Service, StoreError, Scope.Scope> = sqliteStore.make
+export const makeSqlite: (options: SqliteOptions) => Effect.Effect<Store, StoreError, Scope.Scope> = sqliteStore.make
 
 /** The SQLite store the Hub runs on; the file's directory must exist. */
 export const layerSqlite = (options: SqliteOptions): Layer.Layer<LicenseStore, StoreError> => Layer.scoped(LicenseStore, makeSqlite(options))
@@ -310,7 +402,7 @@ export const layerSqlite = (options: SqliteOptions): Layer.Layer<LicenseStore, S
  * Connect to (and migrate, under a migration lock) a PostgreSQL store; the pool closes with the scope. Several
  * nodes may share one database: acquisitions lock their cap, and every write appends to the change log.
  */
-export const makePostgres: (options: PostgresOptions) => Effect.Effect<LicenseStore.Service, StoreError, Scope.Scope> = postgresStore.make
+export const makePostgres: (options: PostgresOptions) => Effect.Effect<Store, StoreError, Scope.Scope> = postgresStore.make
 
 /** The PostgreSQL store of a clustered Hub. */
 export const layerPostgres = (options: PostgresOptions): Layer.Layer<LicenseStore, StoreError> => Layer.scoped(LicenseStore, makePostgres(options))

@@ -1,14 +1,19 @@
 /** In-memory LicenseStore: plain maps, for tests and for Hubs that need no persistence. */
 import { Effect, Option, Stream } from "effect"
 import * as Cap from "../Cap.js"
+import { leaseEnd } from "../LicenseStore.js"
 import type {
   AdminAccount,
   AdmitOutcome,
   AttemptWindow,
   AuditRecord,
+  CapLease,
   Change,
   ChangeTopic,
   Credential,
+  CullOutcome,
+  HeartbeatOutcome,
+  LeasedPrincipal,
   LicenseStore,
   NodeRecord,
   Principal,
@@ -20,8 +25,11 @@ import type {
 /** The node id of the in-memory store: it has no other node to share with. */
 const NODE = "memory"
 
+/** A principal's record without its lease facts, as the base contract returns it. */
+const plain = ({ heartbeatAt: _h, culledAt: _c, ...principal }: LeasedPrincipal): Principal => principal
+
 /** Build an empty store. Every method is one synchronous step, so each is atomic without locks. */
-export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
+export const make: Effect.Effect<LicenseStore.Service & LicenseStore.Leasing> = Effect.sync(() => {
   let installationId: string | null = null
   let highWater = 0
   let current: StoredLicense | null = null
@@ -31,7 +39,8 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
   const history: Array<StoredLicense> = []
   const credentials = new Map<string, Credential>()
   // Map insertion order plays the role of SQLite's rowid: it breaks ties in admission order.
-  const principals = new Map<Cap.Cap, Map<string, Principal>>(Cap.all.map((cap) => [cap, new Map()]))
+  const principals = new Map<Cap.Cap, Map<string, LeasedPrincipal>>(Cap.all.map((cap) => [cap, new Map()]))
+  const capLeases = new Map<Cap.Cap, CapLease>()
   const snapshots = new Map<string, string>()
   const audit: Array<AuditRecord> = []
   const usage = new Map<string, UsagePoint>()
@@ -46,7 +55,7 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
     changes.push({ seq: ++seq, topic, cap, key, node: NODE })
   }
 
-  const principalsOf = (cap: Cap.Cap): Map<string, Principal> => principals.get(cap)!
+  const principalsOf = (cap: Cap.Cap): Map<string, LeasedPrincipal> => principals.get(cap)!
   const countOf = (cap: Cap.Cap): number => {
     let n = 0
     for (const p of principalsOf(cap).values()) if (p.status === "active") n++
@@ -60,14 +69,34 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
   const admitOne = (cap: Cap.Cap, id: string, name: string | null, ceiling: number, now: number): AdmitOutcome => {
     const existing = principalsOf(cap).get(id)
     const used = countOf(cap)
-    if (existing?.status === "active") return { _tag: "AlreadyAdmitted", principal: existing, used }
+    if (existing?.status === "active") return { _tag: "AlreadyAdmitted", principal: plain(existing), used }
     if (used >= ceiling) return { _tag: "Full", used }
-    const principal: Principal = { cap, id, name: name ?? existing?.name ?? null, status: "active", admittedAt: now, updatedAt: now }
+    const principal: LeasedPrincipal = {
+      cap,
+      id,
+      name: name ?? existing?.name ?? null,
+      status: "active",
+      admittedAt: now,
+      updatedAt: now,
+      heartbeatAt: now,
+      culledAt: null
+    }
     // Reactivating keeps the entry's place in the map, as SQLite keeps the rowid.
     principalsOf(cap).set(id, principal)
     changed("principal", cap, id)
-    return { _tag: "Admitted", principal, used: used + 1 }
+    return { _tag: "Admitted", principal: plain(principal), used: used + 1 }
   }
+  /** Mark an active principal whose lease ended at or before `now` as expired, as of its lease's end. */
+  const cullOne = (p: LeasedPrincipal, lease: CapLease | undefined, now: number): LeasedPrincipal | null => {
+    if (lease === undefined || p.status !== "active") return null
+    const end = leaseEnd(lease, p.heartbeatAt)
+    if (end > now) return null
+    const culled: LeasedPrincipal = { ...p, status: "expired", updatedAt: end, culledAt: end }
+    principalsOf(p.cap).set(p.id, culled)
+    changed("principal", p.cap, p.id)
+    return culled
+  }
+  const byAdmission = (a: Principal, b: Principal) => a.admittedAt - b.admittedAt
 
   return {
     engine: "memory",
@@ -133,8 +162,7 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
           .sort((a, b) => a.createdAt - b.createdAt)
       ),
 
-    listPrincipals: (cap) =>
-      Effect.sync(() => Array.from(principalsOf(cap).values()).sort((a, b) => a.admittedAt - b.admittedAt)),
+    listPrincipals: (cap) => Effect.sync(() => Array.from(principalsOf(cap).values(), plain).sort(byAdmission)),
     countActive: Effect.sync(() => Object.fromEntries(Cap.all.map((cap) => [cap, countOf(cap)])) as Record<Cap.Cap, number>),
     admit: (cap, id, name, ceiling, now) => Effect.sync(() => admitOne(cap, id, name, ceiling, now)),
     admitMany: (cap, requests, ceiling, now) => Effect.sync(() => requests.map((r) => admitOne(cap, r.id, r.name, ceiling, now))),
@@ -143,7 +171,7 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
         const found: Array<Principal> = []
         for (const id of new Set(ids)) {
           const p = principalsOf(cap).get(id)
-          if (p !== undefined) found.push(p)
+          if (p !== undefined) found.push(plain(p))
         }
         return found
       }),
@@ -157,7 +185,7 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
       Effect.sync(() => {
         const existing = principalsOf(cap).get(id)
         if (existing === undefined) return false
-        if (existing.status === "active") principalsOf(cap).set(id, { ...existing, status: "deactivated", updatedAt: now })
+        principalsOf(cap).set(id, { ...existing, status: "deactivated", updatedAt: existing.status === "active" ? now : existing.updatedAt, culledAt: null })
         changed("principal", cap, id)
         return true
       }),
@@ -214,6 +242,50 @@ export const make: Effect.Effect<LicenseStore.Service> = Effect.sync(() => {
         if (leases.get(name)?.holder === holder) leases.delete(name)
       }),
     leaseHolder: (name) => Effect.sync(() => Option.fromNullable(leases.get(name))),
+
+    capLeases: Effect.sync(() => Cap.all.flatMap((cap) => (capLeases.has(cap) ? [capLeases.get(cap)!] : []))),
+    setCapLease: (cap, lease, now) =>
+      Effect.sync(() => {
+        if (lease === null) capLeases.delete(cap)
+        else capLeases.set(cap, { cap, leaseSeconds: lease.leaseSeconds, reviveSeconds: lease.reviveSeconds, since: now })
+        changed("settings", cap)
+      }),
+    listLeased: (cap) => Effect.sync(() => Array.from(principalsOf(cap).values()).sort(byAdmission)),
+    heartbeat: (cap, id, ceiling, now) =>
+      Effect.sync((): HeartbeatOutcome => {
+        const lease = capLeases.get(cap)
+        const existing = principalsOf(cap).get(id)
+        if (existing === undefined || existing.status === "deactivated") return { _tag: "NotAdmitted", used: countOf(cap) }
+        if (existing.status === "active" && cullOne(existing, lease, now) === null) {
+          const renewed: LeasedPrincipal = { ...existing, heartbeatAt: now }
+          principalsOf(cap).set(id, renewed)
+          return { _tag: "Renewed", principal: renewed, used: countOf(cap) }
+        }
+        const expired = principalsOf(cap).get(id)!
+        const used = countOf(cap)
+        const culledAt = expired.culledAt ?? expired.updatedAt
+        if (lease === undefined || now > culledAt + lease.reviveSeconds * 1000) return { _tag: "Lapsed", principal: expired, used }
+        if (used >= ceiling) return { _tag: "Full", principal: expired, used }
+        const revived: LeasedPrincipal = { ...expired, status: "active", admittedAt: now, updatedAt: now, heartbeatAt: now, culledAt: null }
+        principalsOf(cap).set(id, revived)
+        changed("principal", cap, id)
+        return { _tag: "Revived", principal: revived, used: used + 1 }
+      }),
+    cull: (cap, now) =>
+      Effect.sync((): CullOutcome => {
+        const lease = capLeases.get(cap)
+        const culled: Array<LeasedPrincipal> = []
+        let nextEndAt: number | null = null
+        for (const p of Array.from(principalsOf(cap).values()).sort(byAdmission)) {
+          const done = cullOne(p, lease, now)
+          if (done !== null) culled.push(done)
+          else if (lease !== undefined && p.status === "active") {
+            const end = leaseEnd(lease, p.heartbeatAt)
+            nextEndAt = nextEndAt === null ? end : Math.min(nextEndAt, end)
+          }
+        }
+        return { culled, used: countOf(cap), nextEndAt }
+      }),
 
     touchNode: (node) => Effect.sync(() => void nodes.set(node.id, node)),
     listNodes: (since) =>

@@ -6,9 +6,14 @@ import {
   type AdmitOutcome,
   type AdmitRequest,
   type AuditRecord,
+  type CapLease,
   type Change,
   type ChangeTopic,
   type Credential,
+  type CullOutcome,
+  type HeartbeatOutcome,
+  type LeasedPrincipal,
+  leaseEnd,
   type LicenseStore,
   newNodeId,
   type NodeRecord,
@@ -125,12 +130,41 @@ const migrations: ReadonlyArray<string> = [
     last_seen_at INTEGER NOT NULL,
     applied_seq INTEGER NOT NULL
   );
+  `,
+  // Principal leases: a cap's lease setting, and per principal its last heartbeat and, once expired, when it was
+  // culled. The status CHECK gains 'expired', and SQLite changes a CHECK only by rebuilding the table: the rows are
+  // copied with their rowids, which keep the admission order of equal admission times.
+  `
+  CREATE TABLE cap_leases (
+    cap TEXT PRIMARY KEY CHECK (cap IN ('unattended', 'developer', 'attended')),
+    lease_seconds INTEGER NOT NULL CHECK (lease_seconds >= 60),
+    revive_seconds INTEGER NOT NULL CHECK (revive_seconds >= 0),
+    since INTEGER NOT NULL
+  );
+  CREATE TABLE principals_next (
+    cap TEXT NOT NULL CHECK (cap IN ('unattended', 'developer', 'attended')),
+    id TEXT NOT NULL,
+    name TEXT,
+    status TEXT NOT NULL CHECK (status IN ('active', 'deactivated', 'expired')),
+    admitted_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    culled_at INTEGER,
+    PRIMARY KEY (cap, id)
+  );
+  INSERT INTO principals_next (rowid, cap, id, name, status, admitted_at, updated_at, heartbeat_at)
+    SELECT rowid, cap, id, name, status, admitted_at, updated_at, admitted_at FROM principals;
+  DROP TABLE principals;
+  ALTER TABLE principals_next RENAME TO principals;
+  CREATE INDEX principals_status ON principals (cap, status);
   `
 ]
 
 // Column lists aliased to the interface's field names, so rows come back in the shape we return.
 const LICENSE = "text, fingerprint, license_id AS licenseId, issued_at AS issuedAt, stored_at AS storedAt"
 const PRINCIPAL = "cap, id, name, status, admitted_at AS admittedAt, updated_at AS updatedAt"
+const LEASED = `${PRINCIPAL}, heartbeat_at AS heartbeatAt, culled_at AS culledAt`
+const CAP_LEASE = "cap, lease_seconds AS leaseSeconds, revive_seconds AS reviveSeconds, since"
 const CREDENTIAL = "token_hash AS tokenHash, kind, name, created_at AS createdAt, expires_at AS expiresAt"
 const NODE = "id, version, started_at AS startedAt, last_seen_at AS lastSeenAt, applied_seq AS appliedSeq"
 // SQLite allows 32,766 bound parameters; lookups by id go in slices well below that.
@@ -148,7 +182,7 @@ const toStoreError = (e: Sqlite.SqliteError): StoreError =>
   })
 
 /** Open (creating if needed) and migrate the database; the connection closes with the scope. */
-export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service, StoreError, Scope.Scope> =>
+export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service & LicenseStore.Leasing, StoreError, Scope.Scope> =>
   Effect.gen(function* () {
     const db = yield* Effect.mapError(
       Sqlite.open({ filename: options.filename, busyTimeoutMs: options.busyTimeoutMs, migrations, describe: "license store", owner: "Hub" }),
@@ -202,11 +236,12 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
           admittedAt: now,
           updatedAt: now
         }
-        // Reactivating keeps the row (and rowid); a new admission inserts one.
+        // Reactivating keeps the row (and rowid); a new admission inserts one. Either way its lease starts now.
         yield* db.run(
-          "INSERT INTO principals (cap, id, name, status, admitted_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?) " +
-            "ON CONFLICT (cap, id) DO UPDATE SET name = excluded.name, status = 'active', admitted_at = excluded.admitted_at, updated_at = excluded.updated_at",
-          [cap, request.id, principal.name, now, now]
+          "INSERT INTO principals (cap, id, name, status, admitted_at, updated_at, heartbeat_at, culled_at) VALUES (?, ?, ?, 'active', ?, ?, ?, NULL) " +
+            "ON CONFLICT (cap, id) DO UPDATE SET name = excluded.name, status = 'active', admitted_at = excluded.admitted_at, " +
+            "updated_at = excluded.updated_at, heartbeat_at = excluded.heartbeat_at, culled_at = NULL",
+          [cap, request.id, principal.name, now, now, now]
         )
         yield* changed("principal", cap, request.id)
         return { _tag: "Admitted", principal, used: used + 1 } as AdmitOutcome
@@ -239,6 +274,63 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
       Stream.as(undefined)
     )
 
+    const capLease = (cap: Cap.Cap) => db.get<CapLease>(`SELECT ${CAP_LEASE} FROM cap_leases WHERE cap = ?`, [cap])
+    /** Inside a transaction: mark `p` expired as of its lease's end if that is at or before `now`; the culled record, or null. */
+    const cullOne = (p: LeasedPrincipal, lease: CapLease | undefined, now: number) =>
+      Effect.gen(function* () {
+        if (lease === undefined || p.status !== "active") return null
+        const end = leaseEnd(lease, p.heartbeatAt)
+        if (end > now) return null
+        yield* db.run("UPDATE principals SET status = 'expired', updated_at = ?, culled_at = ? WHERE cap = ? AND id = ?", [end, end, p.cap, p.id])
+        yield* changed("principal", p.cap, p.id)
+        const culled: LeasedPrincipal = { ...p, status: "expired", updatedAt: end, culledAt: end }
+        return culled
+      })
+    const heartbeat: LicenseStore.Leasing["heartbeat"] = (cap, id, ceiling, now) =>
+      atomic(
+        "record a heartbeat",
+        Effect.gen(function* () {
+          const lease = yield* capLease(cap)
+          const existing = yield* db.get<LeasedPrincipal>(`SELECT ${LEASED} FROM principals WHERE cap = ? AND id = ?`, [cap, id])
+          if (existing === undefined || existing.status === "deactivated") return { _tag: "NotAdmitted", used: yield* countOf(cap) } as HeartbeatOutcome
+          const culled = existing.status === "active" ? yield* cullOne(existing, lease, now) : existing
+          if (culled === null) {
+            yield* db.run("UPDATE principals SET heartbeat_at = ? WHERE cap = ? AND id = ?", [now, cap, id])
+            return { _tag: "Renewed", principal: { ...existing, heartbeatAt: now }, used: yield* countOf(cap) } as HeartbeatOutcome
+          }
+          const used = yield* countOf(cap)
+          const culledAt = culled.culledAt ?? culled.updatedAt
+          if (lease === undefined || now > culledAt + lease.reviveSeconds * 1000) return { _tag: "Lapsed", principal: culled, used } as HeartbeatOutcome
+          if (used >= ceiling) return { _tag: "Full", principal: culled, used } as HeartbeatOutcome
+          yield* db.run(
+            "UPDATE principals SET status = 'active', admitted_at = ?, updated_at = ?, heartbeat_at = ?, culled_at = NULL WHERE cap = ? AND id = ?",
+            [now, now, now, cap, id]
+          )
+          yield* changed("principal", cap, id)
+          const revived: LeasedPrincipal = { ...culled, status: "active", admittedAt: now, updatedAt: now, heartbeatAt: now, culledAt: null }
+          return { _tag: "Revived", principal: revived, used: used + 1 } as HeartbeatOutcome
+        })
+      )
+    const cull: LicenseStore.Leasing["cull"] = (cap, now) =>
+      atomic(
+        "cull principals whose lease ended",
+        Effect.gen(function* () {
+          const lease = yield* capLease(cap)
+          const culled: Array<LeasedPrincipal> = []
+          let nextEndAt: number | null = null
+          if (lease !== undefined) {
+            const active = yield* db.all<LeasedPrincipal>(`SELECT ${LEASED} FROM principals WHERE cap = ? AND status = 'active' ORDER BY admitted_at, rowid`, [cap])
+            for (const p of active) {
+              const done = yield* cullOne(p, lease, now)
+              if (done !== null) culled.push(done)
+              else nextEndAt = Math.min(nextEndAt ?? Infinity, leaseEnd(lease, p.heartbeatAt))
+            }
+          }
+          const outcome: CullOutcome = { culled, used: yield* countOf(cap), nextEndAt }
+          return outcome
+        })
+      )
+
     const insertAudit = (r: AuditRecord) =>
       db.run("INSERT INTO audit (at, actor, action, outcome, cap, principal, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
         r.at,
@@ -251,7 +343,7 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         r.detail
       ])
 
-    const service: LicenseStore.Service = {
+    const service: LicenseStore.Service & LicenseStore.Leasing = {
       engine: "sqlite",
       nodeId,
       ensureInstallationId: (candidate) =>
@@ -401,7 +493,7 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
           "deactivate a principal",
           "principal",
           db.run(
-            "UPDATE principals SET updated_at = CASE WHEN status = 'active' THEN ? ELSE updated_at END, status = 'deactivated' WHERE cap = ? AND id = ?",
+            "UPDATE principals SET updated_at = CASE WHEN status = 'active' THEN ? ELSE updated_at END, status = 'deactivated', culled_at = NULL WHERE cap = ? AND id = ?",
             [now, cap, id]
           ),
           cap,
@@ -490,6 +582,27 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
         locked("read a lease", db.get<{ holder: string; until: number }>("SELECT holder, until FROM leases WHERE name = ?", [name])).pipe(
           Effect.map(Option.fromNullable)
         ),
+
+      capLeases: locked("read the cap leases", db.all<CapLease>(`SELECT ${CAP_LEASE} FROM cap_leases ORDER BY CASE cap WHEN 'unattended' THEN 0 WHEN 'developer' THEN 1 ELSE 2 END`)),
+      setCapLease: (cap, lease, now) =>
+        atomic(
+          "set a cap's lease",
+          Effect.gen(function* () {
+            if (lease === null) yield* db.run("DELETE FROM cap_leases WHERE cap = ?", [cap])
+            else {
+              yield* db.run(
+                "INSERT INTO cap_leases (cap, lease_seconds, revive_seconds, since) VALUES (?, ?, ?, ?) ON CONFLICT (cap) DO UPDATE SET " +
+                  "lease_seconds = excluded.lease_seconds, revive_seconds = excluded.revive_seconds, since = excluded.since",
+                [cap, lease.leaseSeconds, lease.reviveSeconds, now]
+              )
+            }
+            yield* changed("settings", cap)
+          })
+        ),
+      listLeased: (cap) =>
+        locked("list principals", db.all<LeasedPrincipal>(`SELECT ${LEASED} FROM principals WHERE cap = ? ORDER BY admitted_at, rowid`, [cap])),
+      heartbeat,
+      cull,
 
       touchNode: (n) =>
         locked(
