@@ -1,5 +1,4 @@
 /** The Hub as one unit: store, verifier, installation, Portal client, runtime, auth and HTTP server, from a config. */
-import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
 import { join } from "node:path"
 import { FetchHttpClient, HttpServer } from "@effect/platform"
@@ -9,8 +8,11 @@ import { Data, Effect, Layer } from "effect"
 import * as AdminAuth from "./AdminAuth.js"
 import * as ChangeFeed from "./cluster/ChangeFeed.js"
 import * as Cluster from "./cluster/Cluster.js"
+import * as DataFiles from "./internal/dataFiles.js"
 import * as HubServer from "./http/HubServer.js"
+import type { LeaseSetting } from "./Leases.js"
 import * as LicenseRuntime from "./LicenseRuntime.js"
+import * as Metrics from "./metrics/Metrics.js"
 
 /** Everything a Hub needs to start. */
 export interface HubConfig {
@@ -36,6 +38,8 @@ export interface HubConfig {
   readonly version: string
   /** Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy. */
   readonly trustProxy?: boolean | undefined
+  /** Principal leases to set at start (each checked with `Leases.validate`); an admin may change them later. */
+  readonly leases?: ReadonlyArray<LeaseSetting> | undefined
 }
 
 /** The Hub could not start; `code` is stable. */
@@ -51,7 +55,10 @@ export const DATABASE_FILE = "hub.sqlite"
 export const storeLocation = (config: Pick<HubConfig, "dataDir" | "store">): LicenseStore.Location =>
   config.store === undefined || config.store === "" ? { engine: "sqlite", filename: join(config.dataDir, DATABASE_FILE) } : LicenseStore.parseLocation(config.store)
 
-/** The Hub's services, without the HTTP server: what embedding hosts provide to their own servers. */
+/**
+ * The Hub's services, without the HTTP server: what embedding hosts provide to their own servers. They include the
+ * Prometheus registry (`Metrics.Metrics`), fed by the runtime and read at each scrape.
+ */
 export const services = (config: Omit<HubConfig, "host" | "port">) => {
   const store = LicenseStore.layerAt(storeLocation(config), { nodeId: config.nodeId })
   const base = Layer.mergeAll(
@@ -61,10 +68,11 @@ export const services = (config: Omit<HubConfig, "host" | "port">) => {
     // Joined before the runtime loads its state, so the change feed starts from a sequence that state already covers.
     Cluster.layer({ version: config.version, leaseMs: config.leaseMs })
   ).pipe(Layer.provideMerge(store))
-  const live = Layer.mergeAll(LicenseRuntime.layer({ version: config.version, portalUrl: config.portalUrl }), AdminAuth.layer()).pipe(
-    Layer.provideMerge(base)
+  const live = Layer.mergeAll(LicenseRuntime.layer({ version: config.version, portalUrl: config.portalUrl, leases: config.leases }), AdminAuth.layer()).pipe(
+    Layer.provideMerge(base),
+    Layer.provideMerge(Metrics.layer)
   )
-  return ChangeFeed.layer().pipe(Layer.provideMerge(live))
+  return Layer.mergeAll(ChangeFeed.layer(), Metrics.layerGauges).pipe(Layer.provideMerge(live))
 }
 
 /** Where a started Hub listens. */
@@ -80,11 +88,11 @@ export const start = (config: HubConfig) =>
       return yield* new HubError({ code: "HUB_NO_TRUSTED_KEY", message: "No vendor public key is configured: pass --public-key FILE (or EXEKRA_PUBLIC_KEYS)." })
     }
     yield* Effect.try({
-      try: () => mkdirSync(config.dataDir, { recursive: true }),
+      try: () => DataFiles.makeDirectory(config.dataDir),
       catch: () => new HubError({ code: "HUB_DATA_UNWRITABLE", message: `Cannot create the data directory ${config.dataDir}: check its permissions.` })
     })
     const server = NodeHttpServer.layer(createServer, { host: config.host, port: config.port })
-    const hub = HubServer.makeHubServer({ trustProxy: config.trustProxy ?? false }).pipe(
+    const hub = HubServer.makeHubServer({ trustProxy: config.trustProxy ?? false }, Metrics.route).pipe(
       Layer.provideMerge(services(config)),
       Layer.provideMerge(server)
     )

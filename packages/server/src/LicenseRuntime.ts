@@ -3,6 +3,7 @@ import type { Admission, Cap, Installation, LicenseError, LicenseStore, PortalCl
 import { Context, Layer, type Effect, type Stream } from "effect"
 import type { ActivationError } from "./ActivationError.js"
 import { make, type RuntimeOptions } from "./internal/runtime.js"
+import type { CapLeaseStatus, LeaseError, LeaseInput } from "./Leases.js"
 
 export { ActivationError, ActivationErrorCode } from "./ActivationError.js"
 export type { RuntimeOptions } from "./internal/runtime.js"
@@ -27,6 +28,8 @@ export interface CapStatus {
   /** When the next time-driven change is due, if any. */
   readonly nextChangeAt: number | null
   readonly onLimited: "refuse-new" | "block-all"
+  /** The cap's principal lease, or null when its principals need no heartbeat (the default). */
+  readonly lease: CapLeaseStatus | null
 }
 
 /** Phone-home posture, informational unless validation is required. */
@@ -68,6 +71,10 @@ export type RuntimeEvent =
   | { readonly _tag: "UsageChanged"; readonly cap: Cap.Cap; readonly used: number; readonly status: CapStatus }
   | { readonly _tag: "LicenseChanged"; readonly summary: LicenseSummary }
   | { readonly _tag: "ValidationChanged"; readonly validation: ValidationPosture }
+  /** A principal missed its lease: its slot is free and it is `expired` as of `culledAt` (its lease's end). */
+  | { readonly _tag: "PrincipalCulled"; readonly cap: Cap.Cap; readonly id: string; readonly culledAt: number; readonly status: CapStatus }
+  /** An admin set, changed or turned off a cap's lease. */
+  | { readonly _tag: "LeaseChanged"; readonly cap: Cap.Cap; readonly lease: CapLeaseStatus | null; readonly status: CapStatus }
 
 /** Who asked, for the audit log. */
 export interface Actor {
@@ -91,7 +98,15 @@ export declare namespace LicenseRuntime {
     } & Actor) => Effect.Effect<LicenseSummary, LicenseError | ActivationError | LicenseStore.StoreError>
     /** Renewal: install a newer file at once (or stage a future-dated one); keeps every record. */
     readonly install: (license: string | Uint8Array, actor?: Actor) => Effect.Effect<LicenseSummary, LicenseError | ActivationError | LicenseStore.StoreError>
-    readonly principals: (cap: Cap.Cap) => Effect.Effect<ReadonlyArray<LicenseStore.Principal>, LicenseStore.StoreError>
+    /** Every principal of a cap (active, deactivated or expired) with its last heartbeat and, once expired, its cull time. */
+    readonly principals: (cap: Cap.Cap) => Effect.Effect<ReadonlyArray<LicenseStore.LeasedPrincipal>, LicenseStore.StoreError>
+    /**
+     * A principal's heartbeat (DESIGN §12): renews its lease; within the cap's revive window after it was culled it is
+     * admitted again if a slot is free (else `CAP_LIMIT_REACHED`); otherwise `PRINCIPAL_NOT_ADMITTED`.
+     */
+    readonly heartbeat: (cap: Cap.Cap, id: string, options?: Actor) => Effect.Effect<Admission.Heartbeat, Admission.AdmissionError | LicenseStore.StoreError>
+    /** Set a cap's lease, or turn it off with null; bad values fail with a `LeaseError`. */
+    readonly setLease: (cap: Cap.Cap, lease: LeaseInput | null, options?: Actor) => Effect.Effect<CapLeaseStatus | null, LeaseError | LicenseStore.StoreError>
     /** Every state and usage change from now on. */
     readonly events: Stream.Stream<RuntimeEvent>
     /** Ping the Portal now instead of at the next interval. */

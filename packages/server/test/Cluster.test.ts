@@ -9,7 +9,7 @@ const LEASE_MS = 10_000
 const PORTAL = "http://127.0.0.1:9/portal"
 
 /** One shared store seen as node `id`; `mortal` nodes never give their lease back, as a SIGKILLed process would not. */
-const asNode = (store: LicenseStore.LicenseStore.Service, id: string, mortal = false): LicenseStore.LicenseStore.Service => ({
+const asNode = (store: LicenseStore.Store, id: string, mortal = false): LicenseStore.Store => ({
   ...store,
   nodeId: id,
   releaseLease: mortal ? () => Effect.void : store.releaseLease
@@ -24,7 +24,7 @@ interface Node {
 
 /** Start a node in a scope of its own: cluster, runtime and change feed over the shared store, as Hub.services wires them. */
 const startNode = (
-  store: LicenseStore.LicenseStore.Service,
+  store: LicenseStore.Store,
   id: string,
   portal: Layer.Layer<PortalClient.PortalClient>,
   mortal = false,

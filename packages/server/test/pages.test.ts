@@ -1,10 +1,13 @@
 // The pages over HTTP without a browser: the escaping template helper, redirects, security headers, CSRF and escaped licensee names.
+import { join as joinPath } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Cap } from "@exekra/core"
+import { Cap, LicenseStore } from "@exekra/core"
 import { capMachine, describeMachine } from "@exekra/machines"
 import * as Csrf from "@exekra/server/pages/Csrf"
 import { html, join, trusted } from "@exekra/server/pages/Html"
+import * as Hub from "@exekra/server/Hub"
 import * as Pages from "@exekra/server/pages/Pages"
+import { Effect } from "effect"
 import { activate, apiToken, currentLicense, EMAIL, PASSWORD, startHub, type TestHub } from "./browser/hub.js"
 
 describe("html template helper", () => {
@@ -207,6 +210,47 @@ describe("pages of an activated Hub", () => {
       await fetch(`${hub.url}/api/caps/unattended/principals`, { headers: { authorization: `Bearer ${token}` } })
     ).json()) as { principals: ReadonlyArray<{ id: string; status: string }> }
     expect(principals.principals).toEqual([expect.objectContaining({ id: "runner@one", status: "deactivated" })])
+  })
+
+  it("sets a cap's lease with its form (a bad value is shown at its field), lists a culled Runner with its cull time, and turns the lease off", async () => {
+    const cookie = await signIn()
+    const csrf = hiddenToken(await (await fetch(`${hub.url}/license`, { headers: { cookie } })).text())
+    const post = (fields: Record<string, string>) =>
+      fetch(`${hub.url}/caps/developer/lease`, { method: "POST", headers: { cookie }, body: form({ csrf, ...fields }), redirect: "manual" })
+    const bad = await post({ leaseSeconds: "30", reviveSeconds: "0" })
+    expect(bad.status).toBe(422)
+    const badPage = await bad.text()
+    expect(badPage).toContain("<title>Error: License · Exekra Hub</title>")
+    expect(badPage).toContain('href="#lease-developer-seconds"')
+    expect(badPage).toMatch(/id="lease-developer-seconds-error">[^\n]*Set leaseSeconds to 60 or more\./)
+    expect(badPage).toMatch(/id="lease-developer-seconds"[^>]*value="30"/)
+    expect((await post({ leaseSeconds: "", reviveSeconds: "0" })).status).toBe(422)
+    const saved = await post({ leaseSeconds: "600", reviveSeconds: "120" })
+    expect(saved.status).toBe(303)
+    expect(saved.headers.get("location")).toBe("/license?notice=lease-set&cap=developer#cap-developer")
+    const page = await (await fetch(`${hub.url}/license?notice=lease-set&cap=developer`, { headers: { cookie } })).text()
+    expect(page).toContain("The lease is saved: Developer seats that send no heartbeat for 10 minutes are culled")
+    expect(page).toContain("Heartbeat every 10 minutes or be culled; a culled one may come back within 2 minutes.")
+
+    // A seat whose lease ended two minutes ago, culled through a second connection to the Hub's file, as another node would.
+    const now = Date.now()
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const other = yield* LicenseStore.makeSqlite({ filename: joinPath(hub.dataDir, Hub.DATABASE_FILE) })
+          yield* other.setCapLease("attended", { leaseSeconds: 60, reviveSeconds: 0 }, now - 180_000)
+          yield* other.admit("attended", "gone@acme.example", null, 5, now - 180_000)
+          expect((yield* other.cull("attended", now)).culled.map((p) => p.culledAt)).toEqual([now - 120_000])
+        })
+      )
+    )
+    const listed = await (await fetch(`${hub.url}/license`, { headers: { cookie } })).text()
+    expect(listed).toMatch(/data-principal="gone@acme.example"[\s\S]*?Expired<\/span> <span class="hint-inline">\(culled [^)]*2 minutes ago/)
+    const off = await post({ off: "1" })
+    expect(off.headers.get("location")).toBe("/license?notice=lease-off&cap=developer#cap-developer")
+    const token = await apiToken(hub)
+    const lease = (await (await fetch(`${hub.url}/api/caps/developer/lease`, { headers: { authorization: `Bearer ${token}` } })).json()) as { lease: unknown }
+    expect(lease.lease).toBeNull()
   })
 
   it("sends a second activation to sign-in, as the API's ALREADY_ACTIVATED", async () => {

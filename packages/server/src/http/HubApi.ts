@@ -16,6 +16,13 @@ export const Instant = Schema.transform(
 
 const Count = Schema.Int.pipe(Schema.nonNegative())
 
+/** A cap's principal lease (DESIGN §12). */
+export const CapLease = Schema.Struct({
+  leaseSeconds: Count,
+  reviveSeconds: Count,
+  since: Instant
+}).annotations({ identifier: "CapLease", description: "Principals must heartbeat within leaseSeconds; a culled one may come back within reviveSeconds." })
+
 /** One cap on the License page: state, usage against the limit, expiry and grace. */
 export const CapStatus = Schema.Struct({
   cap: Cap.Cap,
@@ -30,7 +37,8 @@ export const CapStatus = Schema.Struct({
   grace: Schema.NullOr(Schema.Struct({ reason: Schema.String, endsAt: Instant })),
   limitedSince: Schema.NullOr(Instant),
   nextChangeAt: Schema.NullOr(Instant),
-  onLimited: Schema.Literal("refuse-new", "block-all")
+  onLimited: Schema.Literal("refuse-new", "block-all"),
+  lease: Schema.NullOr(CapLease)
 }).annotations({ identifier: "CapStatus" })
 
 /** Phone-home posture. */
@@ -73,7 +81,9 @@ export const HubEvent = Schema.Union(
   Schema.TaggedStruct("CapStateChanged", { cap: Cap.Cap, from: Cap.CapState, to: Cap.CapState, status: CapStatus }),
   Schema.TaggedStruct("UsageChanged", { cap: Cap.Cap, used: Count, status: CapStatus }),
   Schema.TaggedStruct("LicenseChanged", { summary: LicenseSummary }),
-  Schema.TaggedStruct("ValidationChanged", { validation: ValidationPosture })
+  Schema.TaggedStruct("ValidationChanged", { validation: ValidationPosture }),
+  Schema.TaggedStruct("PrincipalCulled", { cap: Cap.Cap, id: Schema.String, culledAt: Instant, status: CapStatus }),
+  Schema.TaggedStruct("LeaseChanged", { cap: Cap.Cap, lease: Schema.NullOr(CapLease), status: CapStatus })
 ).annotations({ identifier: "HubEvent" })
 
 /** Id of a principal: a Runner id or a user id (emails allowed); safe in a URL path segment. */
@@ -84,9 +94,34 @@ export const Principal = Schema.Struct({
   cap: Cap.Cap,
   id: Schema.String,
   name: Schema.NullOr(Schema.String),
-  status: Schema.Literal("active", "deactivated"),
+  status: Schema.Literal("active", "deactivated", "expired"),
   admittedAt: Instant
 }).annotations({ identifier: "Principal" })
+
+/** A principal as its cap's listing shows it: with its last heartbeat and, once expired, when its lease ended. */
+export const ListedPrincipal = Schema.Struct({
+  ...Principal.fields,
+  heartbeatAt: Instant,
+  culledAt: Schema.NullOr(Instant)
+}).annotations({ identifier: "ListedPrincipal" })
+
+/** The answer to a heartbeat. */
+export const HeartbeatAnswer = Schema.Struct({
+  principal: Principal,
+  revived: Schema.Boolean,
+  leaseEndsAt: Schema.NullOr(Instant),
+  used: Count
+}).annotations({ identifier: "Heartbeat" })
+
+/** A lease setting as an admin sends it; `null` turns the lease off. */
+export const LeaseBody = Schema.Struct({
+  lease: Schema.NullOr(
+    Schema.Struct({
+      leaseSeconds: Schema.Number.annotations({ description: `Whole seconds, at least ${60}` }),
+      reviveSeconds: Schema.optional(Schema.Number.annotations({ description: "Whole seconds, 0 (the default) or more" }))
+    })
+  )
+}).annotations({ identifier: "LeaseSetting" })
 
 /** Name of an API token. */
 export const TokenName = Schema.String.pipe(
@@ -183,7 +218,7 @@ export const CapsGroup = HttpApiGroup.make("caps")
   .add(
     HttpApiEndpoint.get("principals", "/caps/:cap/principals").annotate(OpenApi.Summary, "List the principals of a cap")
       .setPath(CapPath)
-      .addSuccess(Schema.Struct({ cap: Cap.Cap, principals: Schema.Array(Principal) }))
+      .addSuccess(Schema.Struct({ cap: Cap.Cap, principals: Schema.Array(ListedPrincipal) }))
   )
   .add(
     HttpApiEndpoint.post("acquire", "/caps/:cap/principals").annotate(OpenApi.Summary, "Admit a principal to a cap")
@@ -201,6 +236,30 @@ export const CapsGroup = HttpApiGroup.make("caps")
       .setPath(PrincipalPath)
       .addSuccess(Schema.Struct({ allowed: Schema.Literal(true) }))
       .addError(Problem.schema(403, ["PRINCIPAL_NOT_ADMITTED", "CAP_LIMITED", "CAP_UNACTIVATED"], "The principal may not work now."))
+  )
+  .add(
+    HttpApiEndpoint.post("heartbeat", "/caps/:cap/principals/:id/heartbeat").annotate(OpenApi.Summary, "Renew a principal's lease, or revive it after a cull")
+      .setPath(PrincipalPath)
+      .addSuccess(HeartbeatAnswer)
+      .addError(
+        Problem.schema(
+          403,
+          ["PRINCIPAL_NOT_ADMITTED", "CAP_LIMIT_REACHED", "CAP_LIMITED", "CAP_UNACTIVATED"],
+          "The principal holds no slot and cannot take one back now."
+        )
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("lease", "/caps/:cap/lease").annotate(OpenApi.Summary, "Read a cap's principal lease")
+      .setPath(CapPath)
+      .addSuccess(Schema.Struct({ cap: Cap.Cap, lease: Schema.NullOr(CapLease) }))
+  )
+  .add(
+    HttpApiEndpoint.put("setLease", "/caps/:cap/lease").annotate(OpenApi.Summary, "Set or turn off a cap's principal lease")
+      .setPath(CapPath)
+      .setPayload(LeaseBody)
+      .addSuccess(Schema.Struct({ cap: Cap.Cap, lease: Schema.NullOr(CapLease) }))
+      .addError(Problem.schema(422, ["LEASE_TOO_SHORT", "LEASE_TOO_LONG", "LEASE_INVALID"], "The lease setting is out of range."))
   )
   .middleware(Authorization)
 

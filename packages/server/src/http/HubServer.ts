@@ -44,10 +44,12 @@ const withSettings = (options: Partial<HubHttpOptions.Settings>) =>
  *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8080, host: "127.0.0.1" }))
  * )
  */
-export const makeHubServer = (
-  options: Partial<HubHttpOptions.Settings> = {}
-): Layer.Layer<never, never, HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | Requirements> =>
-  HttpApiBuilder.serve().pipe(Layer.provide(HubWithPages), withSettings(options))
+export const makeHubServer = <R = never>(
+  options: Partial<HubHttpOptions.Settings> = {},
+  /** More routes on the API's router (`HttpApiBuilder.Router.use`), e.g. `Metrics.route`. */
+  routes: Layer.Layer<never, never, R> = Layer.empty as Layer.Layer<never, never, R>
+): Layer.Layer<never, never, HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | Requirements | R> =>
+  HttpApiBuilder.serve().pipe(Layer.provide(Layer.merge(HubWithPages, routes)), withSettings(options))
 
 /** `makeHubServer()` with the default settings. */
 export const layer = makeHubServer()

@@ -1,9 +1,10 @@
 /** Errors over HTTP as RFC 9457 `application/problem+json`: one typed error, its schema per status, and the status of every domain code. */
-import { HttpApiSchema } from "@effect/platform"
+import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import type { Admission, LicenseError, LicenseErrorCode, LicenseStore } from "@exekra/core"
 import { Effect, Schema } from "effect"
 import type { AuthError, AuthErrorCode } from "../AdminAuth.js"
 import type { ActivationError, ActivationErrorCode } from "../ActivationError.js"
+import type { LeaseError } from "../Leases.js"
 
 /** Media type of every error body. */
 export const contentType = "application/problem+json"
@@ -96,7 +97,7 @@ export const codesWithStatus = (status: number): ReadonlyArray<string> =>
   [licenseStatus, activationStatus, authStatus].flatMap((table) => Object.entries(table).filter(([, s]) => s === status).map(([code]) => code))
 
 /** Every error the domain answers with, as opposed to the store failing. */
-export type DomainError = LicenseError | ActivationError | Admission.AdmissionError | AuthError
+export type DomainError = LicenseError | ActivationError | Admission.AdmissionError | AuthError | LeaseError
 
 /** The problem of a domain error: its code, its status, and its sentence as the detail. */
 export const fromDomain = (error: DomainError): HttpProblem => {
@@ -107,6 +108,9 @@ export const fromDomain = (error: DomainError): HttpProblem => {
       return make(activationStatus[error.code], error.code, error.message)
     case "AdmissionError":
       return make(403, error.code, error.message)
+    case "LeaseError":
+      // 422: the request is well-formed, but the values are outside what a lease may be.
+      return make(422, error.code, error.message)
     case "AuthError":
       return new HttpProblem({ status: authStatus[error.code], code: error.code, message: error.message, retryAfterSeconds: error.retryAfterSeconds })
   }
@@ -139,4 +143,21 @@ export const fromStore = (error: LicenseStore.StoreError): Effect.Effect<never, 
 export const answer = <A, E extends DomainError | LicenseStore.StoreError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, HttpProblem, R> =>
   Effect.catchAll(effect, (error: DomainError | LicenseStore.StoreError) =>
     error._tag === "StoreError" ? fromStore(error) : Effect.fail(fromDomain(error))
+  )
+
+/**
+ * A problem as a response of its own, for routes outside the `HttpApi` (e.g. `GET /metrics`): the same body the API's
+ * encoder writes, `Retry-After` when the problem asks for one, and `WWW-Authenticate: Bearer` on a 401.
+ */
+export const toResponse = (problem: HttpProblem): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(
+    { type: typeOf(problem.code), title: titleOf(problem.code), status: problem.status, code: problem.code, detail: problem.message },
+    {
+      status: problem.status,
+      contentType,
+      headers: {
+        ...(problem.retryAfterSeconds === undefined ? {} : { "retry-after": String(problem.retryAfterSeconds) }),
+        ...(problem.status === 401 ? { "www-authenticate": "Bearer" } : {})
+      }
+    }
   )

@@ -34,9 +34,12 @@ import {
   type RuntimeEvent,
   type ValidationPosture
 } from "../LicenseRuntime.js"
+import type { LeaseSetting } from "../Leases.js"
+import { AdmissionMetrics } from "../metrics/AdmissionMetrics.js"
 import * as Passwords from "../Passwords.js"
 import { capStatus, licenseSummary, validationPosture } from "./summary.js"
 import * as GroupCommit from "./groupCommit.js"
+import * as Leases from "./leases.js"
 import { timerLoop } from "./timerLoop.js"
 
 /** Settings of a runtime. */
@@ -51,19 +54,18 @@ export interface RuntimeOptions {
    * since the TestClock runs every beat on the way.
    */
   readonly heartbeatMs?: number | undefined
+  /**
+   * Principal leases to set at start (validated with `Leases.validate`), e.g. from `createHub`. A cap's setting is
+   * written only when the store's differs; an admin may change it later. Caps not listed keep the store's setting.
+   */
+  readonly leases?: ReadonlyArray<LeaseSetting> | undefined
 }
 
 type CapActor = Actor<typeof capMachine>
 type ValidationActor = Actor<typeof validationMachine>
 
-interface CapSlot {
-  readonly cap: Cap.Cap
+interface CapSlot extends Leases.Slot {
   actor: CapActor
-  /** Active principal ids: the in-memory answer `check` gives without I/O. */
-  readonly admitted: Set<string>
-  used: number
-  /** Serialises acquisitions of this cap within the process (the store serialises across processes). */
-  readonly lock: Effect.Semaphore
   /** Wakes the cap's timer loop to re-read its deadline. */
   readonly rearm: Queue.Queue<void>
 }
@@ -113,6 +115,7 @@ const activationError = (code: ActivationError["code"], message: string) => new 
 export const make = (options: RuntimeOptions) =>
   Effect.gen(function* () {
     const store = yield* LicenseStore.LicenseStore
+    const metrics = yield* Effect.serviceOption(AdmissionMetrics)
     // Alone (no Cluster service) this runtime is the leader; in a cluster only the lease holder pings the Portal.
     const cluster = yield* Effect.serviceOption(Cluster)
     let leading = Option.isNone(cluster)
@@ -208,7 +211,7 @@ export const make = (options: RuntimeOptions) =>
 
     // ---- views -------------------------------------------------------------------------------
 
-    const statusOf = (slot: CapSlot): CapStatus => capStatus(slot.cap, slot.actor.getSnapshot(), slot.used)
+    const statusOf = (slot: CapSlot): CapStatus => capStatus(slot.cap, slot.actor.getSnapshot(), slot.used, leases.lease(slot.cap))
 
     const portalUrlOf = (license: Verifier.VerifiedLicense | null) => license?.payload.validation.portalUrl ?? options.portalUrl ?? null
 
@@ -228,6 +231,19 @@ export const make = (options: RuntimeOptions) =>
     const summary = Effect.map(observe, summaryNow)
 
     const publish = (event: RuntimeEvent) => PubSub.publish(pubsub, event)
+    const leases = yield* Leases.make(
+      {
+        store,
+        slots,
+        observe,
+        leading: () => leading,
+        view: (cap, now) => Effect.zipRight(catchUp(cap, now), Effect.sync(() => capView(slots[cap].actor.getSnapshot(), slots[cap].used))),
+        status: (cap) => statusOf(slots[cap]),
+        publish,
+        metrics
+      },
+      options.leases ?? []
+    )
     const audit = (record: Omit<LicenseStore.AuditRecord, "at" | "cap" | "principal" | "code" | "detail"> & Partial<LicenseStore.AuditRecord>) =>
       Effect.flatMap(observe, (at) =>
         store.appendAudit({ cap: null, principal: null, code: null, detail: null, ...record, at })
@@ -390,6 +406,11 @@ export const make = (options: RuntimeOptions) =>
     // ---- admission ---------------------------------------------------------------------------
 
     const check = (cap: Cap.Cap, id: string): Admission.Decision => {
+      const decision = decideCheck(cap, id)
+      if (Either.isLeft(decision) && Option.isSome(metrics)) metrics.value.denied(cap, decision.left.code)
+      return decision
+    }
+    const decideCheck = (cap: Cap.Cap, id: string): Admission.Decision => {
       const slot = slots[cap]
       // "Verify on every check": a memoised verification of the exact installed bytes, a map lookup.
       if (installed !== null && Either.isLeft(verifier.verifySync(installed.text))) {
@@ -460,28 +481,49 @@ export const make = (options: RuntimeOptions) =>
             if (outcome._tag === "Admitted") audits.push(line(r, "ok"))
             const p = outcome.principal
             answers[i] = Exit.succeed({
-              principal: { cap: p.cap, id: p.id, name: p.name, status: p.status, admittedAt: p.admittedAt },
+              // Admitted or already admitted: active either way.
+              principal: { cap: p.cap, id: p.id, name: p.name, status: "active", admittedAt: p.admittedAt },
               created: outcome._tag === "Admitted",
               used: outcome.used
             })
           })
-          // The acquisitions are committed and answered whatever happens to their bookkeeping: a failed audit or usage
-          // write is logged, not reported to callers whose slots are already theirs.
-          yield* Effect.catchAll(
-            Effect.zipRight(store.appendAudits(audits), counts.length > 0 ? store.recordUsage(cap, utcDay(now), Math.max(...counts)) : Effect.void),
-            (e) => Effect.logError(`Admissions committed, but their audit lines or usage could not be recorded: ${e.message}`)
+          // The acquisitions are durable and answered now; their audit lines and usage peak are written behind them, in
+          // order, while the next batch commits. A failed write there is logged, not reported to callers whose slots
+          // are already theirs (a crash in between loses those lines, as it did when they were written after the commit).
+          yield* Queue.offer(
+            bookkeeping,
+            Effect.catchAll(
+              Effect.zipRight(store.appendAudits(audits), counts.length > 0 ? store.recordUsage(cap, utcDay(now), Math.max(...counts)) : Effect.void),
+              (e) => Effect.logError(`Admissions committed, but their audit lines or usage could not be recorded: ${e.message}`)
+            )
           )
           const snapshot = slot.actor.getSnapshot()
-          for (const used of counts) yield* publish({ _tag: "UsageChanged", cap, used, status: capStatus(cap, snapshot, used) })
+          for (const used of counts) yield* publish({ _tag: "UsageChanged", cap, used, status: capStatus(cap, snapshot, used, leases.lease(cap)) })
+          if (outcomes.some((o) => o._tag === "Admitted")) yield* leases.admitted(cap, now)
           return answers
         })
       )
 
+    // Writes that follow committed acquisitions, one at a time in commit order; drained at shutdown.
+    const bookkeeping = yield* Queue.unbounded<Effect.Effect<void>>()
+    yield* Effect.forkScoped(Effect.forever(Effect.flatten(Queue.take(bookkeeping))))
+    yield* Effect.addFinalizer(() => Effect.flatMap(Queue.takeAll(bookkeeping), (pending) => Effect.forEach(pending, (write) => write, { discard: true })))
+
     const acquireOf = {} as Record<Cap.Cap, (request: AcquireRequest) => Effect.Effect<Admission.Acquired, Admission.AdmissionError | LicenseStore.StoreError>>
     for (const cap of Cap.all) acquireOf[cap] = yield* GroupCommit.make(admitBatch(cap), MAX_BATCH)
 
-    const acquire: Admission.Enforcer["acquire"] = (cap, id, opts) =>
-      acquireOf[cap]({ id, name: opts?.name ?? null, actor: opts?.actor ?? "admin" })
+    const acquire: Admission.Enforcer["acquire"] = (cap, id, opts) => {
+      const request = acquireOf[cap]({ id, name: opts?.name ?? null, actor: opts?.actor ?? "admin" })
+      if (Option.isNone(metrics)) return request
+      const report = metrics.value
+      // Latency on Effect's Clock (nanoseconds), so a TestClock governs it as it governs every other time.
+      return Effect.flatMap(Clock.currentTimeNanos, (started) =>
+        request.pipe(
+          Effect.tapError((e) => Effect.sync(() => (e._tag === "AdmissionError" ? report.denied(cap, e.code) : undefined))),
+          Effect.onExit(() => Effect.map(Clock.currentTimeNanos, (ended) => report.acquired(cap, Number(ended - started) / 1e9)))
+        )
+      )
+    }
 
     const freeSlot = (action: "release" | "deactivate") => (cap: Cap.Cap, id: string, opts?: ActorOption) => {
       const slot = slots[cap]
@@ -674,21 +716,20 @@ export const make = (options: RuntimeOptions) =>
       slots[cap].lock.withPermits(1)(
         Effect.gen(function* () {
           const slot = slots[cap]
-          if (ids === null) {
-            const all = yield* store.listPrincipals(cap)
-            slot.admitted.clear()
-            for (const p of all) if (p.status === "active") slot.admitted.add(p.id)
-          } else {
-            const active = new Set((yield* store.findPrincipals(cap, ids)).filter((p) => p.status === "active").map((p) => p.id))
-            for (const id of ids) {
-              if (active.has(id)) slot.admitted.add(id)
-              else slot.admitted.delete(id)
-            }
+          const found = ids === null ? yield* store.listPrincipals(cap) : yield* store.findPrincipals(cap, ids)
+          // Principals this node had admitted that another node (the leader) culled: subscribers here hear of it too.
+          const culled = found.filter((p) => p.status === "expired" && slot.admitted.has(p.id))
+          const active = new Set(found.filter((p) => p.status === "active").map((p) => p.id))
+          if (ids === null) slot.admitted.clear()
+          for (const id of ids ?? active) {
+            if (active.has(id)) slot.admitted.add(id)
+            else slot.admitted.delete(id)
           }
           const used = (yield* store.countActive)[cap]
-          if (used === slot.used) return
+          const changed = used !== slot.used
           slot.used = used
-          yield* publish({ _tag: "UsageChanged", cap, used, status: statusOf(slot) })
+          for (const p of culled) yield* publish({ _tag: "PrincipalCulled", cap, id: p.id, culledAt: p.updatedAt, status: statusOf(slot) })
+          if (changed) yield* publish({ _tag: "UsageChanged", cap, used, status: statusOf(slot) })
         })
       )
 
@@ -751,6 +792,7 @@ export const make = (options: RuntimeOptions) =>
         }
         if (page.gap || topics.has("validation")) yield* reloadValidation
         if (page.gap || topics.has("clock")) yield* reloadClock
+        yield* leases.sync(page)
       })
 
     /** Taking the lead: a ping the previous leader left in flight failed; then this node's validation timer runs. */
@@ -759,6 +801,8 @@ export const make = (options: RuntimeOptions) =>
         yield* recordPingFailure("PING_INTERRUPTED: the node that was pinging stopped before the answer.")
       }
       yield* armValidation
+      // Leases that ended while no node was leading are culled now.
+      yield* leases.lead
     })
 
     // ---- start ---------------------------------------------------------------------------------
@@ -773,6 +817,7 @@ export const make = (options: RuntimeOptions) =>
       yield* Effect.forkScoped(timerLoop(() => nextDeadline(slot.actor.getSnapshot().context), slot.rearm, tick(slot.cap)))
     }
     yield* Effect.forkScoped(timerLoop(validationDeadline, validationRearm, startPing))
+    yield* leases.start
     const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(heartbeatMs), Effect.catchAllCause(heartbeat, Effect.logError))))
     // A ping the last run was in the middle of when it stopped never got its answer: it failed.
@@ -780,6 +825,8 @@ export const make = (options: RuntimeOptions) =>
     yield* promotePendingIfDue(start)
     yield* sendAllCaps(() => ({ type: "TICK", now: start }))
     yield* armValidation
+    // Alone, this runtime culls: leases that ended while the Hub was down are culled at start.
+    if (leading) yield* leases.lead
     if (Option.isSome(cluster)) {
       yield* Effect.forkScoped(
         Stream.runForEach(cluster.value.leadership, (isLeader) =>
@@ -801,7 +848,9 @@ export const make = (options: RuntimeOptions) =>
       release: freeSlot("release"),
       deactivate: freeSlot("deactivate"),
       check,
-      principals: store.listPrincipals,
+      principals: store.listLeased,
+      heartbeat: (cap, id, opts) => leases.heartbeat(cap, id, opts?.actor ?? "admin"),
+      setLease: (cap, lease, opts) => leases.setLease(cap, lease, opts?.actor ?? "admin"),
       events: Stream.fromPubSub(pubsub),
       validateNow: Effect.asVoid(startPing),
       sync

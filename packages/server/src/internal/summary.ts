@@ -4,7 +4,7 @@ import { type CapSnapshot, nextDeadline, type ValidationSnapshot } from "@exekra
 import type { CapStatus, LicenseSummary, ValidationPosture } from "../LicenseRuntime.js"
 
 /** A cap as the License page and API show it, from its machine snapshot and its usage. */
-export const capStatus = (cap: Cap.Cap, snapshot: CapSnapshot, used: number): CapStatus => {
+export const capStatus = (cap: Cap.Cap, snapshot: CapSnapshot, used: number, lease: CapStatus["lease"]): CapStatus => {
   const license = snapshot.context.license
   const limit = license?.limit ?? 0
   return {
@@ -20,7 +20,8 @@ export const capStatus = (cap: Cap.Cap, snapshot: CapSnapshot, used: number): Ca
     grace: snapshot.context.graceEndsAt === null ? null : { reason: snapshot.context.reason, endsAt: snapshot.context.graceEndsAt },
     limitedSince: snapshot.context.limitedSince,
     nextChangeAt: nextDeadline(snapshot.context),
-    onLimited: license?.onLimited ?? "refuse-new"
+    onLimited: license?.onLimited ?? "refuse-new",
+    lease
   }
 }
 

@@ -345,12 +345,12 @@ const routes = Effect.gen(function* () {
 
   const principalsOf = Effect.map(
     Effect.forEach(Cap.all, (cap) => Effect.map(Problem.answer(runtime.principals(cap)), (list) => [cap, list] as const)),
-    (entries) => Object.fromEntries(entries) as Record<Cap.Cap, ReadonlyArray<LicenseStore.Principal>>
+    (entries) => Object.fromEntries(entries) as Record<Cap.Cap, ReadonlyArray<LicenseStore.LeasedPrincipal>>
   )
 
-  const licenseNotices: ReadonlyArray<LicensePage.LicenseNotice> = ["renewed", "staged", "unchanged", "released", "deactivated", "not-found"]
+  const licenseNotices: ReadonlyArray<LicensePage.LicenseNotice> = ["renewed", "staged", "unchanged", "released", "deactivated", "not-found", "lease-set", "lease-off"]
 
-  const renderLicense = (session: Session, renewalError: string | undefined, status: number) =>
+  const renderLicense = (session: Session, renewalError: string | undefined, status: number, leaseError?: LicensePage.LeaseFormError) =>
     Effect.gen(function* () {
       const summary = yield* Problem.answer(runtime.summary)
       const key = yield* searchParam("notice")
@@ -362,7 +362,8 @@ const routes = Effect.gen(function* () {
         diagrams: yield* diagramsOf(summary),
         notice: notice === undefined || renewalError !== undefined ? undefined : { key: notice, cap: Cap.isCap(cap) ? cap : undefined },
         renewalError,
-        cluster: Option.isNone(cluster) ? null : yield* Problem.answer(cluster.value.status)
+        cluster: Option.isNone(cluster) ? null : yield* Problem.answer(cluster.value.status),
+        leaseError
       }
       return htmlResponse(LicensePage.licensePage(frame(session), view), status)
     })
@@ -414,6 +415,32 @@ const routes = Effect.gen(function* () {
         return redirect(`/license?notice=${notice}&cap=${cap}#principals-${cap}`)
       })
     )
+
+  /** The lease form of a cap: save `leaseSeconds` and `reviveSeconds`, or turn the lease off (`off`). */
+  const postLease = adminPage((session) =>
+    Effect.gen(function* () {
+      const cap = (yield* HttpRouter.params)["cap"]
+      if (!Cap.isCap(cap)) {
+        return yield* new PageFailure({ status: 404, title: "No such cap", message: `A cap is one of ${Cap.all.join(", ")}.`, next: { href: "/license", label: "Back to the License page" } })
+      }
+      const form = yield* urlEncodedForm
+      if (!Csrf.matches(session.csrf, field(form, Csrf.fieldName))) return yield* forbidden()
+      const options = { actor: actorOf(session.principal) }
+      if (field(form, "off") === "1") {
+        yield* Problem.answer(runtime.setLease(cap, null, options))
+        return redirect(`/license?notice=lease-off&cap=${cap}#cap-${cap}`)
+      }
+      const leaseSeconds = field(form, "leaseSeconds").trim()
+      const reviveSeconds = field(form, "reviveSeconds").trim()
+      // An empty or non-numeric entry is a bad value like any other: NaN fails the lease's own check with its sentence.
+      const number = (text: string) => (/^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN)
+      const saved = yield* Effect.either(
+        Problem.answer(runtime.setLease(cap, { leaseSeconds: number(leaseSeconds), reviveSeconds: reviveSeconds === "" ? 0 : number(reviveSeconds) }, options))
+      )
+      if (Either.isLeft(saved)) return yield* renderLicense(session, undefined, saved.left.status, { cap, message: saved.left.message, leaseSeconds, reviveSeconds })
+      return redirect(`/license?notice=lease-set&cap=${cap}#cap-${cap}`)
+    })
+  )
 
   // ---- timeline -----------------------------------------------------------------------------------
 
@@ -469,6 +496,7 @@ const routes = Effect.gen(function* () {
     ["POST", "/license", postLicense],
     ["POST", "/caps/:cap/principals/:id/release", principalAction("release")],
     ["POST", "/caps/:cap/principals/:id/deactivate", principalAction("deactivate")],
+    ["POST", "/caps/:cap/lease", postLease],
     ["GET", "/timeline", getTimeline],
     ["GET", assets.css.path, asset(assets.css)],
     ["GET", assets.js.path, asset(assets.js)]

@@ -16,6 +16,8 @@ import { licenseFile, password, vendorKey } from "../fixtures.js"
 export interface TestHub {
   readonly url: string
   readonly installationId: string
+  /** The data directory: its `hub.sqlite` is the Hub's store. */
+  readonly dataDir: string
   readonly close: () => Promise<void>
 }
 
@@ -41,6 +43,7 @@ export const startHub = async (settings: Partial<HubHttpOptions.Settings> = {}):
   return {
     url,
     installationId: status.installationId,
+    dataDir,
     close: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       rmSync(dataDir, { recursive: true, force: true })

@@ -116,6 +116,11 @@ const CapsLive = HttpApiBuilder.group(Api, "caps", (handlers) =>
           onRight: () => Effect.succeed({ allowed: true as const })
         })
       )
+      .handle("heartbeat", ({ path }) => Effect.flatMap(actor, (actor) => Problem.answer(runtime.heartbeat(path.cap, path.id, { actor }))))
+      .handle("lease", ({ path }) => Problem.answer(Effect.map(runtime.summary, (summary) => ({ cap: path.cap, lease: summary.caps[path.cap].lease }))))
+      .handle("setLease", ({ path, payload }) =>
+        Effect.flatMap(actor, (actor) => Problem.answer(Effect.map(runtime.setLease(path.cap, payload.lease, { actor }), (lease) => ({ cap: path.cap, lease }))))
+      )
   })
 )
 

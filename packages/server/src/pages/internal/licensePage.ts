@@ -23,7 +23,7 @@ import {
 } from "./views.js"
 
 /** Notices of the License page after an action, by `?notice=`. */
-export type LicenseNotice = "renewed" | "staged" | "unchanged" | "released" | "deactivated" | "not-found"
+export type LicenseNotice = "renewed" | "staged" | "unchanged" | "released" | "deactivated" | "not-found" | "lease-set" | "lease-off"
 
 const licenseNoticeText = (key: LicenseNotice, cap: Cap.Cap | undefined, summary: LicenseSummary): string => {
   const one = cap === undefined ? "principal" : Cap.unitNames[cap].one
@@ -42,7 +42,65 @@ const licenseNoticeText = (key: LicenseNotice, cap: Cap.Cap | undefined, summary
       return `The ${one} was deactivated: its record is kept and its slot is free.`
     case "not-found":
       return `That ${one} no longer exists; the list below is current.`
+    case "lease-set": {
+      const lease = cap === undefined ? null : summary.caps[cap].lease
+      return lease === null
+        ? "The lease is saved."
+        : `The lease is saved: ${Cap.unitNames[cap!].many} that send no heartbeat for ${F.duration(lease.leaseSeconds * 1000)} are culled and their slots freed.`
+    }
+    case "lease-off":
+      return `The lease is off: ${cap === undefined ? "principals" : Cap.unitNames[cap].many} keep their slots without heartbeats.`
   }
+}
+
+/** A refused lease setting, shown next to its field. */
+export interface LeaseFormError {
+  readonly cap: Cap.Cap
+  readonly message: string
+  /** The values as the admin entered them, so they can correct them. */
+  readonly leaseSeconds: string
+  readonly reviveSeconds: string
+}
+
+const leaseText = (status: CapStatus): string =>
+  status.lease === null
+    ? "Off: principals keep their slots without heartbeats."
+    : `Heartbeat every ${F.duration(status.lease.leaseSeconds * 1000)} or be culled` +
+      (status.lease.reviveSeconds === 0 ? "; a culled one must register again." : `; a culled one may come back within ${F.duration(status.lease.reviveSeconds * 1000)}.`)
+
+/** The lease form of one cap: lease and revive window in seconds, saved or turned off. */
+const leaseForm = (status: CapStatus, csrf: string, error: LeaseFormError | undefined): Html => {
+  const id = `lease-${status.cap}`
+  const mine = error?.cap === status.cap ? error : undefined
+  return html`<details class="lease-details"${status.lease !== null || mine !== undefined ? trusted(" open") : ""}>
+<summary>Heartbeat lease</summary>
+<form class="form" method="post" action="/caps/${status.cap}/lease" novalidate data-enhance>
+${csrfField(csrf)}
+${field({
+  id: `${id}-seconds`,
+  name: "leaseSeconds",
+  label: "Lease (seconds)",
+  type: "number",
+  hint: "A principal that sends no heartbeat for this long is culled and its slot freed. At least 60.",
+  error: mine?.message,
+  value: mine?.leaseSeconds ?? (status.lease === null ? undefined : String(status.lease.leaseSeconds)),
+  attributes: html`min="60" step="1" inputmode="numeric" required`
+})}
+${field({
+  id: `${id}-revive`,
+  name: "reviveSeconds",
+  label: "Revive window (seconds)",
+  type: "number",
+  hint: "A culled principal whose heartbeat arrives within this long after its lease ended takes a free slot again. 0: it must register again.",
+  value: mine?.reviveSeconds ?? String(status.lease?.reviveSeconds ?? 0),
+  attributes: html`min="0" step="1" inputmode="numeric"`
+})}
+<div class="actions"><button type="submit" class="button primary">Save lease<span class="visually-hidden"> of ${F.capHeading(status.cap)}</span></button></div>
+</form>
+${status.lease === null
+  ? ""
+  : html`<form method="post" action="/caps/${status.cap}/lease" data-enhance>${csrfField(csrf)}<input type="hidden" name="off" value="1"><button type="submit" class="button secondary small">Turn the lease off<span class="visually-hidden"> of ${F.capHeading(status.cap)}</span></button></form>`}
+</details>`
 }
 
 
@@ -95,7 +153,7 @@ ${trusted(svg)}
 </figure>
 </details>`
 
-const capCard = (status: CapStatus, validation: ValidationPosture | null, now: number, svg: string): Html => html`<section class="card cap-card" id="cap-${status.cap}" aria-labelledby="cap-${status.cap}-title" data-live="cap-${status.cap}">
+const capCard = (status: CapStatus, validation: ValidationPosture | null, now: number, svg: string, csrf: string, leaseError: LeaseFormError | undefined): Html => html`<section class="card cap-card" id="cap-${status.cap}" aria-labelledby="cap-${status.cap}-title" data-live="cap-${status.cap}">
 <header class="card-header"><h3 id="cap-${status.cap}-title">${F.capHeading(status.cap)}</h3>${badge(status.cap, status.state)}</header>
 <p class="state-sentence">${F.stateSentence(status)}</p>
 <div class="cap-body">
@@ -104,26 +162,32 @@ ${dl([
   ["Expires", expiryText(status, now)],
   ["Grace", graceText(status, validation, now)],
   ...(status.limitedSince === null ? [] : [["Limited since", F.dateAndDays(status.limitedSince, now)] as const]),
-  ["Next change", status.nextChangeAt === null ? "None due" : F.dateAndDays(status.nextChangeAt, now)]
+  ["Next change", status.nextChangeAt === null ? "None due" : F.dateAndDays(status.nextChangeAt, now)],
+  ["Lease", leaseText(status)]
 ])}
 </div>
+${leaseForm(status, csrf, leaseError)}
 ${diagramFigure(status, svg)}
 </section>`
 
-const principalRow = (principal: LicenseStore.Principal, csrf: string, now: number): Html => {
+const principalRow = (principal: LicenseStore.LeasedPrincipal, csrf: string, now: number): Html => {
   const base = `/caps/${principal.cap}/principals/${encodeURIComponent(principal.id)}`
   const button = (action: "release" | "deactivate", label: string, style: string) =>
     html`<form method="post" action="${base}/${action}" data-enhance>${csrfField(csrf)}<button type="submit" class="button small ${style}">${label}<span class="visually-hidden"> ${principal.id}</span></button></form>`
   return html`<tr data-principal="${principal.id}">
 <td><code>${principal.id}</code></td>
 <td>${principal.name ?? html`<span class="muted">—</span>`}</td>
-<td>${principal.status === "active" ? "Active" : html`<span class="muted">Deactivated</span>`}</td>
+<td>${principal.status === "active"
+  ? "Active"
+  : principal.status === "expired"
+    ? html`<span class="muted">Expired</span> <span class="hint-inline">(culled ${F.dateTimeAndRelative(principal.culledAt ?? principal.updatedAt, now)}: no heartbeat within its lease)</span>`
+    : html`<span class="muted">Deactivated</span>`}</td>
 <td>${F.dateAndDays(principal.admittedAt, now)}</td>
 <td class="row-actions">${principal.status === "active" ? button("deactivate", "Deactivate", "secondary") : ""}${button("release", "Release", "danger")}</td>
 </tr>`
 }
 
-const principalTable = (status: CapStatus, principals: ReadonlyArray<LicenseStore.Principal>, csrf: string, now: number): Html => {
+const principalTable = (status: CapStatus, principals: ReadonlyArray<LicenseStore.LeasedPrincipal>, csrf: string, now: number): Html => {
   const many = Cap.unitNames[status.cap].many
   return html`<section class="card principals" id="principals-${status.cap}" aria-labelledby="principals-${status.cap}-title" data-live="principals-${status.cap}">
 <header class="card-header"><h3 id="principals-${status.cap}-title">${F.capHeading(status.cap)}</h3><span class="count">${status.used} of ${status.limit} in use</span></header>
@@ -162,7 +226,7 @@ ${cluster.nodes.length === 0
 /** What the License page shows beyond the summary. */
 export interface LicenseView {
   readonly summary: LicenseSummary
-  readonly principals: Readonly<Record<Cap.Cap, ReadonlyArray<LicenseStore.Principal>>>
+  readonly principals: Readonly<Record<Cap.Cap, ReadonlyArray<LicenseStore.LeasedPrincipal>>>
   /** Each cap's diagram, embeddable, with its state highlighted. */
   readonly diagrams: Readonly<Record<Cap.Cap, string>>
   readonly notice: { readonly key: LicenseNotice; readonly cap: Cap.Cap | undefined } | undefined
@@ -170,6 +234,8 @@ export interface LicenseView {
   readonly renewalError: string | undefined
   /** The Hub's nodes, when it runs with the Cluster service. */
   readonly cluster: ClusterStatus | null
+  /** A refused lease setting, shown in its cap's lease form. */
+  readonly leaseError?: LeaseFormError | undefined
 }
 
 /** The License page: the license, its validation posture, a card per cap, renewal, principals and usage export. */
@@ -180,13 +246,14 @@ export const licensePage = (frame: Frame, view: LicenseView): Html => {
   return layout(
     frame,
     "license",
-    view.renewalError === undefined ? "License" : "Error: License",
+    view.renewalError === undefined && view.leaseError === undefined ? "License" : "Error: License",
     html`<div class="page-header">
 <h1>License</h1>
 ${licensee(summary)}
 </div>
 ${view.notice === undefined ? "" : notice(licenseNoticeText(view.notice.key, view.notice.cap, summary))}
 ${errorSummary("The license file was not installed", view.renewalError === undefined ? [] : [{ field: "renewal-license", message: view.renewalError }])}
+${view.leaseError === undefined ? "" : errorSummary("The lease was not saved", [{ field: `lease-${view.leaseError.cap}-seconds`, message: view.leaseError.message }])}
 ${trialNote(summary)}
 ${bannerList(summary, "license")}
 ${clockNote(summary)}
@@ -202,7 +269,7 @@ ${validationFacts(summary)}
 </div>
 ${view.cluster === null ? "" : nodesCard(view.cluster, summary.clock.now)}
 <h2 class="section-title">Capacity</h2>
-${Cap.all.map((cap) => capCard(summary.caps[cap], summary.validation, now, view.diagrams[cap]))}
+${Cap.all.map((cap) => capCard(summary.caps[cap], summary.validation, now, view.diagrams[cap], csrf, view.leaseError))}
 <section class="card" id="renew" aria-labelledby="renew-title">
 <h2 id="renew-title">Renew or replace the license</h2>
 <p>Upload the new license file from the Customer Portal. It applies at once, without a restart, and every Runner, seat, user and audit record is kept. A file that is valid only from a later date is stored and takes over then.</p>
@@ -221,7 +288,7 @@ ${field({
 </form>
 </section>
 <h2 class="section-title" id="principals">Runners, seats and users</h2>
-<p class="section-lead">Release deletes a record and frees its slot. Deactivate keeps the record and frees the slot; the same id can be admitted again later.</p>
+<p class="section-lead">Release deletes a record and frees its slot. Deactivate keeps the record and frees the slot; the same id can be admitted again later. Expired principals missed their lease's heartbeat and were culled; their slots are free.</p>
 <div class="principal-grid">${Cap.all.map((cap) => principalTable(summary.caps[cap], view.principals[cap], csrf, now))}</div>
 <section class="card" aria-labelledby="usage-title">
 <h2 id="usage-title">Usage history</h2>

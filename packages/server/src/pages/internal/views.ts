@@ -83,7 +83,7 @@ interface FieldSpec {
   readonly id: string
   readonly name: string
   readonly label: string
-  readonly type: "email" | "password" | "file"
+  readonly type: "email" | "password" | "file" | "number"
   readonly hint?: Interpolation
   readonly error?: string | undefined
   readonly value?: string
