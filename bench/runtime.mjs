@@ -9,6 +9,7 @@ import { LicenseRuntime } from "@exekra/server"
 import { Effect, Either, Exit, Layer, Scope, TestClock, TestContext } from "effect"
 import sqlite3 from "sqlite3"
 import { opsPerSecond, rate } from "./measure.mjs"
+import * as memory from "./memory.mjs"
 
 const key = Keys.generate()
 const DAY = 86_400_000
@@ -114,20 +115,23 @@ export const run = async () => {
     await activate(first.runtime, 200_000)
     await first.close()
     const emptyMs = await timeAsync(async () => (await open(LicenseStore.layerSqlite({ filename: big }))).close())
+    // Memory in fresh processes, after GC: the same Hub with none, then with 100,000 principals.
+    const publicKeyPem = Keys.publicKeyToPem(key.publicKey)
+    const none = await memory.measure(big, publicKeyPem)
     await seed(big, 100_000)
+    const full = await memory.measure(big, publicKeyPem)
+    if (full.used !== 100_000) throw new Error(`expected 100000 principals in the memory process, saw ${full.used}`)
     globalThis.gc?.()
-    const rssBefore = process.memoryUsage().rss
     let loaded
     const bigMs = await timeAsync(async () => {
       loaded = await open(LicenseStore.layerSqlite({ filename: big }))
     })
-    globalThis.gc?.()
-    const rssAfter = process.memoryUsage().rss
     const summary = await Effect.runPromise(loaded.runtime.summary)
     if (summary.caps.unattended.used !== 100_000) throw new Error(`expected 100000 principals, saw ${summary.caps.unattended.used}`)
     await loaded.close()
     rows.push({ figure: "startup, 100,000 admitted principals", value: `${bigMs.toFixed(0)} ms`, baseline: `${emptyMs.toFixed(0)} ms with none`, ratio: `${(bigMs / emptyMs).toFixed(1)}×` })
-    rows.push({ figure: "RSS after loading 100,000 principals", value: `${(rssAfter / 2 ** 20).toFixed(0)} MiB`, baseline: `${(rssBefore / 2 ** 20).toFixed(0)} MiB before`, ratio: `+${((rssAfter - rssBefore) / 2 ** 20).toFixed(0)} MiB` })
+    rows.push({ figure: "RSS after GC, 100,000 principals loaded (own process)", value: memory.mib(full.rss), baseline: `${memory.mib(none.rss)} with none`, ratio: memory.signedMib(full.rss - none.rss) })
+    rows.push({ figure: "peak RSS, 100,000 principals loaded (own process)", value: memory.mib(full.maxRss), baseline: `${memory.mib(none.maxRss)} with none`, ratio: memory.signedMib(full.maxRss - none.maxRss) })
 
     // ---- ten years of license life under TestClock (daily pings, every deadline) ----
     const simulate = (years) =>

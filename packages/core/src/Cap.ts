@@ -1,5 +1,5 @@
 /** The three licensed capacities ("caps") and the lifecycle states each one can be in. */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** A licensed capacity: Unattended Runners, Developer (Studio) seats, Attended users. */
 export const Cap = Schema.Literal("unattended", "developer", "attended")

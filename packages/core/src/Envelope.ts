@@ -1,5 +1,7 @@
 /** The armoured `.lic` envelope: strict, bounded parsing and encoding (DESIGN §2). */
-import { Effect, Either, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import { LicenseError } from "./LicenseError.js"
 
 /** Largest license file accepted, in bytes. */

@@ -1,6 +1,7 @@
 /** Ed25519 key pairs: generation, PEM (PKCS#8 / SPKI) import and export, and key ids. */
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto"
-import { Data, Either } from "effect"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
 import nacl from "tweetnacl"
 
 /** A public key the Hub can trust, addressed by its key id. */

@@ -1,5 +1,5 @@
 /** The license payload (DESIGN §2): what a signed `.lic` grants, as an Effect Schema. */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$/
 

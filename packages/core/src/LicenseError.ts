@@ -1,5 +1,5 @@
 /** Typed failures of reading, verifying and installing a license file, each with a stable code. */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** Stable codes for every way a license file can be refused. */
 export const LicenseErrorCode = Schema.Literal(

@@ -1,5 +1,5 @@
 /** Issuing side: sign a license payload into an armoured `.lic` text with tweetnacl. */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import nacl from "tweetnacl"
 import * as Envelope from "./Envelope.js"
 import type { PrivateKey } from "./Keys.js"

@@ -28,7 +28,10 @@ export class StatementError extends Data.TaggedError("StatementError")<{ readonl
 
 /** How to open a database. */
 export interface Options {
-  /** Path of the database file, or `:memory:`. The directory must exist. */
+  /**
+   * Path of the database file, or `:memory:`. The directory must exist. The file and its `-wal` / `-shm` are
+   * owner-only (mode 0600): created so, and an existing file's group and other access is taken off.
+   */
   readonly filename: string
   /** Milliseconds a writer waits for another process's lock before failing; default 5000. */
   readonly busyTimeoutMs?: number

@@ -1,6 +1,11 @@
 /** Verifier service: turns `.lic` bytes into a verified license, memoised by content. */
 import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from "node:crypto"
-import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import nacl from "tweetnacl"
 import * as Envelope from "./Envelope.js"
 import type { PublicKey } from "./Keys.js"

@@ -1,5 +1,5 @@
 // The shared Sqlite module on its own: migrations, transactions that roll back, and errors that name the file and the owner.
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs"
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -222,4 +222,48 @@ describe("Sqlite", () => {
       expect(Cause.failures(Exit.isFailure(exit) ? exit.cause : Cause.empty)).toHaveLength(1)
       expect(yield* texts(db)).toEqual(["a"])
     }).pipe(Effect.scoped))
+
+  // Regression (issue 16, "hub.sqlite is 0644 today and holds password hashes"): the files were created with the
+  // process umask, readable by every local user.
+  describe("file modes", () => {
+    const mode = (file: string) => statSync(file).mode & 0o777
+    /** Run with the usual umask 022, under which SQLite on its own creates 0644 files. */
+    const withUmask022 = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(Effect.sync(() => process.umask(0o022)), () => effect, (previous) => Effect.sync(() => void process.umask(previous)))
+
+    it.effect("a new database and its -wal and -shm files are owner-only (0600)", () =>
+      withUmask022(
+        Effect.gen(function* () {
+          const filename = freshFile()
+          const db = yield* open(filename)
+          yield* addNote(db, "secret")
+          // In WAL mode the -wal and -shm files exist while a connection is open.
+          expect([filename, `${filename}-wal`, `${filename}-shm`].map((f) => [f, existsSync(f) ? mode(f) : "missing"])).toEqual(
+            [filename, `${filename}-wal`, `${filename}-shm`].map((f) => [f, 0o600])
+          )
+        }).pipe(Effect.scoped)
+      ))
+
+    it.effect("an existing database written 0644 by an earlier release, and its -wal and -shm, are restricted to 0600 when opened", () =>
+      withUmask022(
+        Effect.gen(function* () {
+          const filename = freshFile()
+          yield* Effect.scoped(Effect.flatMap(open(filename), (db) => addNote(db, "before")))
+          for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+            if (!existsSync(file)) writeFileSync(file, "")
+            chmodSync(file, 0o644)
+          }
+          const db = yield* open(filename)
+          expect(yield* texts(db)).toEqual(["before"])
+          expect([filename, `${filename}-wal`, `${filename}-shm`].map(mode)).toEqual([0o600, 0o600, 0o600])
+        }).pipe(Effect.scoped)
+      ))
+
+    it.effect(":memory: databases touch no file", () =>
+      Effect.gen(function* () {
+        const db = yield* open(":memory:")
+        yield* addNote(db, "a")
+        expect(existsSync(":memory:")).toBe(false)
+      }).pipe(Effect.scoped))
+  })
 })

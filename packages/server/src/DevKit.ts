@@ -1,8 +1,15 @@
 /** Development defaults for a Hub started without a vendor key: a local key pair and a demo trial license. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { Keys, License, Signer } from "@exekra/core"
-import { Clock, Config, Data, Effect, Either } from "effect"
+import * as Keys from "@exekra/core/Keys"
+import * as License from "@exekra/core/License"
+import * as Signer from "@exekra/core/Signer"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as DataFiles from "./internal/dataFiles.js"
 
 /** What the dev kit provides and where its files are. */
 export interface DevKit {
@@ -19,20 +26,23 @@ export const DEMO_EMAIL = "admin@example.com"
 
 /**
  * Create (once) `DIR/dev/private.key`, `public.key` and `demo-trial.lic`; later starts reuse them, so a
- * Hub activated with the demo license keeps trusting it. The trial runs 30 days from its creation.
+ * Hub activated with the demo license keeps trusting it. The trial runs 30 days from its creation. The
+ * folder is owner-only (0700) and so are its files (0600), also when an earlier release left them open.
  */
 export const ensure = (dataDir: string) =>
   Effect.gen(function* () {
     const dir = join(dataDir, "dev")
     const privateKeyPath = join(dir, "private.key")
+    const publicKeyPath = join(dir, "public.key")
     const licensePath = join(dir, "demo-trial.lic")
-    mkdirSync(dir, { recursive: true })
+    DataFiles.makeDirectory(dir)
+    for (const path of [dir, privateKeyPath, publicKeyPath, licensePath]) if (existsSync(path)) DataFiles.restrict(path)
     const key = existsSync(privateKeyPath)
       ? yield* Either.match(Keys.privateKeyFromPem(readFileSync(privateKeyPath, "utf8")), { onLeft: Effect.fail, onRight: Effect.succeed })
       : Keys.generate()
     if (!existsSync(privateKeyPath)) {
-      writeFileSync(privateKeyPath, Keys.privateKeyToPem(key), { mode: 0o600 })
-      writeFileSync(join(dir, "public.key"), Keys.publicKeyToPem(key.publicKey))
+      DataFiles.writeFile(privateKeyPath, Keys.privateKeyToPem(key))
+      DataFiles.writeFile(publicKeyPath, Keys.publicKeyToPem(key.publicKey))
     }
     if (!existsSync(licensePath)) {
       const now = yield* Clock.currentTimeMillis
@@ -55,7 +65,7 @@ export const ensure = (dataDir: string) =>
         },
         key
       )
-      writeFileSync(licensePath, text)
+      DataFiles.writeFile(licensePath, text)
     }
     return { publicKey: key.publicKey, privateKeyPath, licensePath, email: DEMO_EMAIL } satisfies DevKit
   })

@@ -1,13 +1,9 @@
 #!/usr/bin/env node
-/** Entry point of the `exekra-license` executable. */
-import { NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
+/** Entry point of the `exekra-license` executable: it loads the dispatcher only, which loads the command asked for. */
 import { main } from "./cli/main.js"
 
-NodeRuntime.runMain(
-  Effect.flatMap(main(process.argv), (code) =>
-    Effect.sync(() => {
-      process.exitCode = code
-    })
-  )
-)
+// A promise rather than top-level await: no module of the package uses top-level await, so `require()` loads any of them.
+main(process.argv).catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})

@@ -1,5 +1,5 @@
 // Which keys a Hub trusts: configured vendor keys (option or EXEKRA_PUBLIC_KEYS), else the dev kit.
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Keys } from "@exekra/core"
@@ -54,4 +54,42 @@ describe("DevKit.trustedKeys", () => {
       expect(first.publicKeys).toEqual([first.dev?.publicKey])
       expect(second.publicKeys[0]?.kid).toBe(first.publicKeys[0]?.kid)
     }))
+})
+
+// Regression (issue 16, "data files and folders created with modes 0600 / 0700"): the dev folder and the demo
+// license were created with the umask (0755 / 0644), readable by every local user.
+describe("DevKit file modes", () => {
+  const mode = (path: string) => statSync(path).mode & 0o777
+  const withUmask022 = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(Effect.sync(() => process.umask(0o022)), () => effect, (previous) => Effect.sync(() => void process.umask(previous)))
+  const files = (data: string) => ["private.key", "public.key", "demo-trial.lic"].map((name) => join(data, "dev", name))
+
+  it.effect("creates the data folder and its dev folder 0700, and the key pair and demo license 0600", () =>
+    withUmask022(
+      Effect.gen(function* () {
+        const { dir } = setup()
+        const data = join(dir, "data")
+        yield* DevKit.trustedKeys(data).pipe(withEnv({}))
+        expect([data, join(data, "dev")].map(mode)).toEqual([0o700, 0o700])
+        expect(files(data).map(mode)).toEqual([0o600, 0o600, 0o600])
+      })
+    ))
+
+  it.effect("restricts a dev folder and files an earlier release left 0755 / 0644, and keeps using its key", () =>
+    withUmask022(
+      Effect.gen(function* () {
+        const { dir } = setup()
+        const data = join(dir, "data")
+        mkdirSync(data)
+        const first = yield* DevKit.trustedKeys(data).pipe(withEnv({}))
+        chmodSync(join(data, "dev"), 0o755)
+        for (const file of files(data)) chmodSync(file, 0o644)
+        const second = yield* DevKit.trustedKeys(data).pipe(withEnv({}))
+        expect(second.publicKeys[0]?.kid).toBe(first.publicKeys[0]?.kid)
+        expect(mode(join(data, "dev"))).toBe(0o700)
+        expect(files(data).map(mode)).toEqual([0o600, 0o600, 0o600])
+        // The data folder existed: it is the admin's, its mode is left as it was.
+        expect(mode(data)).toBe(0o755)
+      })
+    ))
 })

@@ -1,9 +1,14 @@
 // The issuing CLI end to end: keygen → issue → inspect, tampering, trials and option errors.
+import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { Keys, Signer } from "@exekra/core"
+import { Either } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { runCli } from "./cliHarness.js"
+import { descriptions, names, portalDescriptions } from "../src/cli/commands.js"
+import { binPath, runCli } from "./cliHarness.js"
 
 let dir: string
 beforeAll(async () => {
@@ -115,12 +120,73 @@ describe("exekra-license", { timeout: 120_000 }, () => {
     expect(badKey.stderr).toMatch(/^KEY_INVALID: /m)
   })
 
-  it("every command has --help", async () => {
+  it("every command has --help, with its description", async () => {
     const commands = [[], ["keygen"], ["issue"], ["inspect"], ["serve"], ["portal"], ["portal", "revoke"], ["diagram"], ["timeline"]]
     const helps = await Promise.all(commands.map((command) => runCli([...command, "--help"], dir)))
-    for (const help of helps) {
+    for (const [i, help] of helps.entries()) {
       expect(help.code).toBe(0)
       expect(help.stdout).toMatch(/USAGE/)
+      const [name, sub] = commands[i]!
+      if (name !== undefined) expect(help.stdout).toContain(sub === "revoke" ? portalDescriptions.revoke : descriptions[name as keyof typeof descriptions])
     }
+  })
+
+  it("--version prints the version, and an unknown command is refused by the whole command tree", async () => {
+    const [version, unknown] = await Promise.all([runCli(["--version"], dir), runCli(["nope"], dir)])
+    expect(version).toEqual({ code: 0, stdout: "0.1.0\n", stderr: "" })
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr + unknown.stdout).toMatch(/keygen.*issue.*inspect.*serve.*portal.*diagram.*timeline/s)
+  })
+})
+
+// Regression (issue 16, "CLI start-up: `--help` and `inspect` take ~14× a bare `node -e 0`"): the executable built
+// the whole command tree first, and so loaded the Hub's HTTP server, its pages and every command for any of them.
+describe("exekra-license start-up loads only what the command needs", { timeout: 120_000 }, () => {
+  /** Run the CLI with a module hook that lists every file module it loads. */
+  const loaded = async (args: ReadonlyArray<string>) => {
+    const log = join(dir, `loaded-${Math.random().toString(36).slice(2)}.txt`)
+    const hooks = join(dir, "hooks.mjs")
+    const register = join(dir, "register.mjs")
+    writeFileSync(hooks, `import { appendFileSync } from "node:fs"\nexport async function load(url, context, next) {\n  if (url.startsWith("file:")) appendFileSync(process.env.LOADED_LOG, url + "\\n")\n  return next(url, context)\n}\n`)
+    writeFileSync(register, `import { register } from "node:module"\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
+    const result = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(process.execPath, ["--import", pathToFileURL(register).href, binPath, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1", LOADED_LOG: log } }, (error, stdout) =>
+        resolve({ code: error === null ? 0 : 1, stdout })
+      )
+    )
+    return { ...result, modules: readFileSync(log, "utf8").trim().split("\n") }
+  }
+  const server = (modules: ReadonlyArray<string>) => modules.filter((url) => url.includes("/packages/server/dist/")).map((url) => url.replace(/.*\/packages\/server\/dist\//, ""))
+
+  it("--help lists every command with its description and loads no command, nor effect", async () => {
+    const { code, stdout, modules } = await loaded(["--help"])
+    expect(code).toBe(0)
+    for (const name of names) expect(stdout).toContain(`${name} `)
+    for (const text of [...Object.values(descriptions), ...Object.values(portalDescriptions)]) expect(stdout).toContain(text)
+    expect(server(modules).sort()).toEqual(["bin.js", "cli/commands.js", "cli/main.js"])
+    expect(modules.filter((url) => url.includes("/node_modules/"))).toEqual([])
+  })
+
+  it("inspect loads its own module, not the HTTP server, the pages, the Portal, SQLite or Graphviz", async () => {
+    const key = Either.getOrThrow(Keys.privateKeyFromPem(readFileSync(join(dir, "keys/private.key"), "utf8")))
+    const license = Signer.sign(
+      {
+        licenseId: "lic_startup",
+        type: "production",
+        issuedTo: { name: "Start-up", email: "ops@startup.example" },
+        issuedAt: "2026-11-01T00:00:00Z",
+        caps: { unattended: { limit: 1, expiresAt: "2027-11-01T00:00:00Z" } },
+        validation: { required: false, intervalHours: 24 }
+      },
+      key
+    )
+    writeFileSync(join(dir, "startup.lic"), license)
+    const { code, stdout, modules } = await loaded(["inspect", "startup.lic", "--public-key", "keys/public.key"])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/signature: valid/)
+    const ours = server(modules)
+    expect(ours).toContain("cli/inspect.js")
+    expect(ours.filter((file) => /^(http|pages|portal|cluster)\/|^internal\/runtime|^(Hub|LicenseRuntime|AdminAuth|createHub)\.js$|^cli\/(serve|portal|issue|keygen|diagram|timeline)\.js$/.test(file))).toEqual([])
+    expect(modules.filter((url) => /\/node_modules\/(sqlite3|@hpcc-js|pg|@effect\/sql|xstate)\/|NodeHttpServer|\/packages\/(core\/dist\/(LicenseStore|Sqlite|PortalClient)|machines)/.test(url))).toEqual([])
   })
 })

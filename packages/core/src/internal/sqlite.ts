@@ -1,4 +1,5 @@
 /** Implementation of the Sqlite module: Effect wrappers over one sqlite3 connection. */
+import { chmodSync, closeSync, constants, openSync, statSync } from "node:fs"
 import { Cause, Effect, Exit, Option, type Scope } from "effect"
 import sqlite3 from "sqlite3"
 import { type Database, type Options, type Param, SqliteError, type SqliteErrorCode, StatementError } from "../Sqlite.js"
@@ -16,6 +17,39 @@ const connect = (filename: string) =>
       if (error === null) db.serialize()
       settle(resume, error, db)
     })
+  })
+
+/** Mode of a database file and of its `-wal` and `-shm` files: the owner reads and writes, nobody else (they hold password hashes). */
+const FILE_MODE = 0o600
+
+const isOnDisk = (filename: string): boolean => filename !== "" && filename !== ":memory:" && !filename.startsWith("file:")
+
+/**
+ * Make the database file owner-only before SQLite opens it: create it `0600` (SQLite would create it `0644`, and
+ * gives the `-wal` and `-shm` files it creates later the database file's mode), and take group and other access off
+ * an existing file and its `-wal` / `-shm` (written by an earlier release). A file that cannot be created is left to
+ * SQLite's open, whose error says what is wrong; one that cannot be changed (another owner's) is logged, not fatal.
+ */
+const restrictMode = (filename: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (!isOnDisk(filename)) return Effect.void
+    try {
+      closeSync(openSync(filename, constants.O_RDONLY | constants.O_CREAT, FILE_MODE))
+    } catch {
+      return Effect.void
+    }
+    const unchanged: Array<string> = []
+    for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+      try {
+        const mode = statSync(file).mode & 0o777
+        if ((mode & 0o077) !== 0) chmodSync(file, mode & 0o700)
+      } catch (error) {
+        if ((error as { readonly code?: unknown }).code !== "ENOENT") unchanged.push(file)
+      }
+    }
+    return unchanged.length === 0
+      ? Effect.void
+      : Effect.logWarning(`Cannot restrict ${unchanged.join(", ")} to its owner (mode 0600): run the Hub as the files' owner, or chmod them yourself.`)
   })
 
 const disconnect = (db: sqlite3.Database) =>
@@ -114,6 +148,7 @@ export const open = (options: Options): Effect.Effect<Database, SqliteError, Sco
     }
     const failure = (what: string) => (e: StatementError) => describeFailure(options, busyTimeoutMs, what, e)
 
+    yield* restrictMode(options.filename)
     const connection = yield* Effect.acquireRelease(Effect.mapError(connect(options.filename), failure("open the database")), (c) =>
       disconnect(c).pipe(Effect.catchAll((e) => Effect.logWarning(failure("close the database")(e).message)))
     )

@@ -1,5 +1,5 @@
 /** Failures of CLI commands that are not license errors: bad options, unreadable files. */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** A command could not do what was asked; `code` is printed on stderr. */
 export class CliError extends Data.TaggedError("CliError")<{

@@ -1,7 +1,11 @@
 /** `exekra-license diagram`: draw a machine (cap, activation or validation) as Mermaid, DOT or SVG, from its definition. */
-import { Args, Command, Options } from "@effect/cli"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import { activationMachine, capMachine, toDot, toMermaid, toSvg, validationMachine } from "@exekra/machines"
-import { Console, Effect } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import { descriptions } from "./commands.js"
 
 const machines = { cap: capMachine, activation: activationMachine, validation: validationMachine } as const
 
@@ -22,4 +26,4 @@ export const diagram = Command.make("diagram", { machine, format }, ({ machine, 
     const text = format === "svg" ? yield* toSvg(logic) : format === "dot" ? toDot(logic) : toMermaid(logic)
     yield* Console.log(text.trimEnd())
   })
-).pipe(Command.withDescription("Draw the cap, activation or validation machine (Mermaid, DOT or SVG), generated from the machine itself."))
+).pipe(Command.withDescription(descriptions.diagram))

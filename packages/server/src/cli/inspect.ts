@@ -1,7 +1,18 @@
 /** `exekra-license inspect`: show a license's payload and whether its signature holds. */
-import { Args, Command, Options } from "@effect/cli"
-import { Envelope, Keyring, License, LicenseError, Verifier } from "@exekra/core"
-import { Console, Effect, Either, Option, Schema } from "effect"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Envelope from "@exekra/core/Envelope"
+import * as Keyring from "@exekra/core/Keyring"
+import * as License from "@exekra/core/License"
+import { LicenseError } from "@exekra/core/LicenseError"
+import * as Verifier from "@exekra/core/Verifier"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { descriptions } from "./commands.js"
 import { readPublicKey, readText } from "./options.js"
 
 const file = Args.file({ name: "FILE", exists: "yes" }).pipe(Args.withDescription("The .lic file."))
@@ -35,4 +46,4 @@ export const inspect = Command.make("inspect", { file, publicKey }, ({ file, pub
     const verified = yield* verifier.verify(text)
     yield* Console.log(`signature: valid (key ${verified.kid})`)
   })
-).pipe(Command.withDescription("Print a license's payload and check its signature against a public key."))
+).pipe(Command.withDescription(descriptions.inspect))

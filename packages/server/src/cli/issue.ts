@@ -1,10 +1,17 @@
 /** `exekra-license issue`: sign a `.lic` file (the vendor side of the Customer Portal). */
 import { randomBytes } from "node:crypto"
-import { Command, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
-import { Cap, License, Signer } from "@exekra/core"
-import { Clock, Console, Effect, Option } from "effect"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Cap from "@exekra/core/Cap"
+import * as License from "@exekra/core/License"
+import * as Signer from "@exekra/core/Signer"
+import * as Clock from "effect/Clock"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { CliError } from "./CliError.js"
+import { descriptions } from "./commands.js"
 import { parseDate, readPrivateKey } from "./options.js"
 
 const TRIAL_DAYS = 30
@@ -115,4 +122,4 @@ export const issue = Command.make("issue", options, (o) =>
     yield* Console.log(`issued ${payload.licenseId} (${payload.type}) to ${payload.issuedTo.email}: ${caps}`)
     yield* Console.log(`signed with key ${key.kid} → ${o.out}`)
   })
-).pipe(Command.withDescription("Sign a license file for a customer with the vendor's private key."))
+).pipe(Command.withDescription(descriptions.issue))

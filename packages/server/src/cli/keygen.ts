@@ -1,9 +1,13 @@
 /** `exekra-license keygen`: create the vendor's Ed25519 signing key pair. */
-import { Command, Options } from "@effect/cli"
-import { FileSystem, Path } from "@effect/platform"
-import { Keys } from "@exekra/core"
-import { Console, Effect } from "effect"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Keys from "@exekra/core/Keys"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 import { CliError } from "./CliError.js"
+import { descriptions } from "./commands.js"
 
 const out = Options.directory("out").pipe(Options.withDescription("Directory to write private.key (mode 0600) and public.key into; created if missing."))
 const force = Options.boolean("force").pipe(Options.withDescription("Overwrite an existing private.key."))
@@ -29,4 +33,4 @@ export const keygen = Command.make("keygen", { out, force }, ({ out, force }) =>
     yield* Console.log(`private key: ${privatePath} (keep it secret)`)
     yield* Console.log(`public key:  ${publicPath} (embed it in the Hub: serve --public-key ${publicPath})`)
   })
-).pipe(Command.withDescription("Create an Ed25519 key pair for signing licenses and print its key id."))
+).pipe(Command.withDescription(descriptions.keygen))

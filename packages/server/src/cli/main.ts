@@ -1,35 +1,79 @@
-/** The `exekra-license` command line: the root command and how failures reach stderr. */
-import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { Console, Effect } from "effect"
-import { diagram } from "./diagram.js"
-import { inspect } from "./inspect.js"
-import { issue } from "./issue.js"
-import { keygen } from "./keygen.js"
-import { portal } from "./portal.js"
-import { serve } from "./serve.js"
-import { timeline } from "./timeline.js"
+/** The `exekra-license` command line: `--help` and `--version` answered at once, and a command run with only its own module loaded. */
+import { descriptions, isName, load, type Name, names, portalDescriptions, ROOT_DESCRIPTION, type Subcommand, VERSION } from "./commands.js"
 
-/** Version printed by `--version` and reported in validation pings. */
-export const VERSION = "0.1.0"
+export { VERSION } from "./commands.js"
 
-/** The root command with every subcommand. */
-export const command = Command.make("exekra-license").pipe(
-  Command.withDescription("Issue, inspect and serve Exekra licenses."),
-  Command.withSubcommands([keygen, issue, inspect, serve(VERSION), portal, diagram, timeline])
-)
+const table = (rows: ReadonlyArray<readonly [string, string]>): string => {
+  const width = Math.max(...rows.map(([left]) => left.length))
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join("\n")
+}
 
-const cli = Command.run(command, { name: "exekra-license", version: VERSION })
+/** The root help: every command with its description, written without loading any command. */
+export const help = (): string =>
+  [
+    `exekra-license ${VERSION}`,
+    "",
+    ROOT_DESCRIPTION,
+    "",
+    "USAGE",
+    "",
+    "$ exekra-license <command> [options]",
+    "",
+    "COMMANDS",
+    "",
+    table(
+      names.flatMap((name): ReadonlyArray<readonly [string, string]> =>
+        name === "portal"
+          ? [[name, descriptions[name]], ...Object.entries(portalDescriptions).map(([sub, text]) => [`portal ${sub}`, text] as const)]
+          : [[name, descriptions[name]]]
+      )
+    ),
+    "",
+    "OPTIONS",
+    "",
+    table([
+      ["-h, --help", "Show this help; `exekra-license <command> --help` shows a command's options."],
+      ["--version", "Show the version of the application."],
+      ["--completions sh | bash | fish | zsh", "Generate a completion script for a specific shell."],
+      ["--log-level LEVEL", "Minimum log level: all, trace, debug, info, warning, error, fatal or none."],
+      ["--wizard", "Start wizard mode for a command."]
+    ]),
+    ""
+  ].join("\n")
+
+const loadAll = async (): Promise<readonly [Subcommand, ...Array<Subcommand>]> => {
+  const [first, ...rest] = await Promise.all(names.map((name) => load(name)))
+  return [first!, ...rest]
+}
+
+/** The root command with every subcommand, as @effect/cli runs it (this loads every command, the Hub's server included). */
+export const command = async () => (await import("./run.js")).root(await loadAll())
+
+/** Run one command with only its own module (and the runner) loaded. */
+const launch = async (name: Name, argv: ReadonlyArray<string>): Promise<void> => {
+  const [run, command] = await Promise.all([import("./run.js"), load(name)])
+  run.launch(command, argv)
+}
 
 /**
- * Run the CLI on `argv` (as `process.argv`) and return the process exit code. Failures that
- * carry a stable code print `CODE: sentence` on stderr; parse errors are reported by @effect/cli.
+ * Run the CLI on `argv` (as `process.argv`), as the `exekra-license` executable does. The root help and the version
+ * are answered without loading a command; `exekra-license <command> …` loads that command only, so that `inspect`
+ * never loads the HTTP server, the pages or Graphviz. Anything else (an unknown command, options before it,
+ * `--completions`, `--wizard`) runs the whole command tree, which answers it as before. The process ends when the
+ * command does, or on SIGINT / SIGTERM; failures that carry a stable code print `CODE: sentence` and exit 1.
  */
-export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
-  cli(argv).pipe(
-    Effect.as(0),
-    Effect.catchAll((error) =>
-      Effect.as("code" in error && "message" in error ? Console.error(`${String(error.code)}: ${String(error.message)}`) : Effect.void, 1)
-    ),
-    Effect.provide(NodeContext.layer)
-  )
+export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
+  const args = argv.slice(2)
+  const first = args[0]
+  if (args.length === 0 || (args.length === 1 && (first === "--help" || first === "-h"))) {
+    process.stdout.write(help())
+    return
+  }
+  if (args.length === 1 && first === "--version") {
+    process.stdout.write(`${VERSION}\n`)
+    return
+  }
+  if (isName(first) && !args.some((arg) => arg === "--completions" || arg === "--wizard")) return launch(first, argv)
+  const [run, subcommands] = await Promise.all([import("./run.js"), loadAll()])
+  run.runMain(run.root(subcommands), VERSION, argv)
+}

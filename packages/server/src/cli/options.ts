@@ -1,7 +1,9 @@
 /** Option parsing shared by the CLI commands. */
-import { FileSystem } from "@effect/platform"
-import { Keys, License } from "@exekra/core"
-import { Effect, Either } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Keys from "@exekra/core/Keys"
+import * as License from "@exekra/core/License"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as DevKit from "../DevKit.js"
 import { CliError } from "./CliError.js"
 

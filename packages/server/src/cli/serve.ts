@@ -3,6 +3,7 @@ import { Command, Options } from "@effect/cli"
 import { Config, Console, Effect, Option } from "effect"
 import { LicenseStore } from "@exekra/core"
 import * as DevKit from "../DevKit.js"
+import { descriptions } from "./commands.js"
 import * as Hub from "../Hub.js"
 
 const options = {
@@ -93,4 +94,4 @@ export const serve = (version: string) =>
       // Every line this node logs names it: several nodes of one Hub write to one log collector.
     }).pipe(Effect.scoped, Effect.annotateLogs("node", nodeId))
   }
-  ).pipe(Command.withDescription("Run the Hub license server: activation screen, License page and HTTP API."))
+  ).pipe(Command.withDescription(descriptions.serve))

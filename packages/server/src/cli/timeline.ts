@@ -1,10 +1,18 @@
 /** `exekra-license timeline`: each cap's states over time for a license file, as text, SVG or HTML. */
-import { Args, Command, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
-import { Envelope, License, LicenseError } from "@exekra/core"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Envelope from "@exekra/core/Envelope"
+import * as License from "@exekra/core/License"
+import { LicenseError } from "@exekra/core/LicenseError"
 import { renderHtml, renderSvg, renderText, simulate } from "@exekra/machines"
-import { Console, Effect, Option, Schema } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { CliError } from "./CliError.js"
+import { descriptions } from "./commands.js"
 import { parseDate, readText } from "./options.js"
 
 const file = Args.file({ name: "FILE", exists: "yes" }).pipe(Args.withDescription("The .lic file (its signature is not checked)."))
@@ -55,4 +63,4 @@ export const timeline = Command.make("timeline", { file, ...options }, (o) =>
     )
     yield* Console.log(`timeline of ${payload.licenseId} → ${out}`)
   })
-).pipe(Command.withDescription("Show each cap's states over time for a license: expiring, grace and limited at their exact instants."))
+).pipe(Command.withDescription(descriptions.timeline))

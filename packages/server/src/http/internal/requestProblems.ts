@@ -8,7 +8,8 @@ import {
   HttpServerResponse,
   Multipart
 } from "@effect/platform"
-import { Cause, Duration, Effect, Option, ParseResult } from "effect"
+import { IncomingMessage } from "node:http"
+import { Cause, Duration, Effect, Exit, Option, ParseResult } from "effect"
 import type * as HubHttpOptions from "../HubHttpOptions.js"
 import * as Problem from "../Problem.js"
 
@@ -35,18 +36,29 @@ export const fromRequestError = (error: HttpServerError.RequestError, maxBytes: 
       ? Problem.make(400, "INVALID_REQUEST", "The request body is not valid JSON.")
       : Problem.make(400, "INVALID_REQUEST", "The request body could not be read. Send it again.")
 
+const isReachedLimit = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && (cause as { readonly _tag?: unknown })._tag === "ReachedLimit"
+
+const uploadTooLarge = () =>
+  Problem.make(413, "PAYLOAD_TOO_LARGE", "The upload is larger than the Hub accepts. A license file is at most 64 KiB: check that you chose the .lic file.")
+
+const unreadableForm = () => Problem.make(400, "INVALID_REQUEST", "The multipart body could not be read. Send it again as multipart/form-data.")
+
 /** The problem of a multipart body that broke a limit or could not be parsed. */
 export const fromMultipartError = (error: Multipart.MultipartError): Problem.HttpProblem => {
   switch (error.reason) {
     case "FileTooLarge":
     case "FieldTooLarge":
     case "BodyTooLarge":
-      return Problem.make(413, "PAYLOAD_TOO_LARGE", "The upload is larger than the Hub accepts. A license file is at most 64 KiB: check that you chose the .lic file.")
+      return uploadTooLarge()
     case "TooManyParts":
       return Problem.make(400, "INVALID_REQUEST", "The form has too many parts. Send only `license` and, for activation, `email` and `password`.")
-    case "Parse":
     case "InternalError":
-      return Problem.make(400, "INVALID_REQUEST", "The multipart body could not be read. Send it again as multipart/form-data.")
+      // A file part read whole (`contentEffect`) gets the parser's limit error as its own stream error, and
+      // @effect/platform-node reports that as an InternalError carrying multipasta's `ReachedLimit`.
+      return isReachedLimit(error.cause) ? uploadTooLarge() : unreadableForm()
+    case "Parse":
+      return unreadableForm()
   }
 }
 
@@ -97,6 +109,45 @@ const timedOut = (timeout: Duration.DurationInput) =>
   )
 
 /**
+ * Keeps the connection of a request whose body is still arriving until the app has answered.
+ *
+ * @effect/platform-node reads a body counting its bytes and, past the limit (or when the read is interrupted by
+ * the timeout), releases it with `IncomingMessage.destroy()`; on a body that is not complete that destroys the
+ * socket, so the 413 (or 408) problem is written to a dead connection and the client sees a reset. This happens to
+ * chunked bodies only: a body announced over the limit is refused before it is read. Until the app is done,
+ * `destroy` is deferred; then, if the body is still unread and an answer is due, the rest of it is drained (read
+ * and dropped, never kept) and the answer says `Connection: close`, so the client reads it and the socket closes
+ * after it. A client that went away (interruption) gets the destroy as before.
+ */
+const holdBody = (request: HttpServerRequest.HttpServerRequest) => {
+  const source = request.source
+  if (!(source instanceof IncomingMessage) || source.complete) return undefined
+  let deferred = false
+  const destroy = source.destroy
+  source.destroy = function (this: IncomingMessage, error?: Error) {
+    if (error !== undefined || this.complete || this.socket === null || this.socket.destroyed) return destroy.call(this, error)
+    deferred = true
+    this.pause()
+    return this
+  }
+  return (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      // The instance's own `destroy` shadowed the prototype's: removing it restores Node's behaviour.
+      delete (source as { destroy?: unknown }).destroy
+      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+        if (deferred) source.destroy()
+        return Effect.void
+      }
+      // Never read (refused before the body was needed): node:http drains it itself and keeps the connection.
+      if (source.complete || (!deferred && !source.readableDidRead)) return Effect.void
+      source.removeAllListeners("data")
+      source.unpipe()
+      source.resume()
+      return HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.setHeader(response, "connection", "close")))
+    })
+}
+
+/**
  * Wrap the API: refuse bodies over the limit (by `Content-Length` up front, by counting otherwise), answer 408 past
  * the request timeout, and turn decode errors, unknown routes, unreadable bodies and defects into problems. Typed
  * problems pass through to the API's own encoder, so every error body has one shape.
@@ -108,10 +159,12 @@ export const middleware = (settings: Pick<HubHttpOptions.Settings, "maxBodyBytes
     // Refusing before reading leaves the body unread; node:http drains it, so the client still gets the answer.
     const declared = Number(request.headers["content-length"] ?? "0")
     if (Number.isFinite(declared) && declared > maxBytes) return yield* tooLarge(maxBytes)
+    const settle = holdBody(request)
     // The timeout bounds producing the response, not streaming it: the event stream is answered at once.
-    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes)).pipe(
+    const answer = HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes)).pipe(
       Effect.timeoutFail({ duration: settings.requestTimeout, onTimeout: () => timedOut(settings.requestTimeout) })
     )
+    return yield* settle === undefined ? answer : Effect.onExit(answer, settle)
   }).pipe(
     Effect.catchAllCause((cause): Effect.Effect<never, Problem.HttpProblem> => {
       // A client that went away needs no answer; keep the interruption as it is.
