@@ -1,28 +1,20 @@
 // A Fastify 5 product API that enforces its Exekra license in onRequest and serves the license Hub under /license.
 import { randomUUID } from "node:crypto"
-import { join } from "node:path"
-import { createLicenseHandler, licenseGate, licenseHub } from "@exekra/plugins/fastify"
-import * as DevKit from "@exekra/server/DevKit"
-import * as Hub from "@exekra/server/Hub"
-import { LicenseRuntime } from "@exekra/server/LicenseRuntime"
-import { Effect, ManagedRuntime } from "effect"
+import { licenseGate, licenseHub } from "@exekra/plugins/fastify"
+import { createHub } from "@exekra/server"
 import Fastify from "fastify"
 
 const port = Number(process.env.PORT ?? 3000)
 const dataDir = process.env.DATA_DIR ?? "./data/fastify-hub"
 
-// The vendor's public keys (EXEKRA_PUBLIC_KEYS=a.pem,b.pem), or a development key and a demo trial license.
-const { publicKeys, dev } = await Effect.runPromise(DevKit.trustedKeys(dataDir))
-
-// One set of Hub services: the gates and the mounted Hub share its LicenseRuntime and SQLite store.
-const services = ManagedRuntime.make(Hub.services({ dataDir, publicKeys, version: "1.0.0" }))
-const license = await services.runPromise(LicenseRuntime)
-const hub = createLicenseHandler(services, { prefix: "/license" })
+// The Hub: vendor keys from EXEKRA_PUBLIC_KEYS (a.pem,b.pem), else a development key and a demo trial license
+// under DATA_DIR/dev/. The gates and the mounted Hub share its runtime and SQLite store.
+const hub = await createHub({ dataDir, version: "1.0.0" })
 
 const app = Fastify()
 // Gated routes declare `config.license`; the plugin must be registered before them.
-await app.register(licenseGate, { enforcer: license })
-await app.register(licenseHub, { handler: hub })
+await app.register(licenseGate, { hub })
+await app.register(licenseHub, { handler: hub.handler })
 
 const runner = (request) => ({ id: request.headers["x-runner-id"], name: request.headers["x-runner-name"] })
 const user = (request) => request.headers["x-user-id"]
@@ -47,12 +39,11 @@ app.post("/attended/runs", { config: { license: { cap: "attended", operation: "c
 
 const url = await app.listen({ port, host: "127.0.0.1" })
 console.log(`listening on ${url}`)
-if (dev) console.log(`license Hub at /license; activate with ${join(dataDir, "dev", "demo-trial.lic")} as ${dev.email}`)
+if (hub.dev) console.log(`license Hub at /license; activate with ${hub.dev.licensePath} as ${hub.dev.email}`)
 
 const shutdown = async () => {
   await app.close()
-  await hub.dispose()
-  await services.dispose()
+  await hub.close()
 }
 process.once("SIGINT", shutdown)
 process.once("SIGTERM", shutdown)

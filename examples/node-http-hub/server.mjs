@@ -1,23 +1,15 @@
 // A plain node:http product API that enforces its Exekra license by wrapping listeners and serves the license Hub under /license.
 import { randomUUID } from "node:crypto"
 import { createServer } from "node:http"
-import { join } from "node:path"
-import { createLicenseHandler, licenseGate } from "@exekra/plugins/node"
-import * as DevKit from "@exekra/server/DevKit"
-import * as Hub from "@exekra/server/Hub"
-import { LicenseRuntime } from "@exekra/server/LicenseRuntime"
-import { Effect, ManagedRuntime } from "effect"
+import { licenseGate } from "@exekra/plugins/node"
+import { createHub } from "@exekra/server"
 
 const port = Number(process.env.PORT ?? 3000)
 const dataDir = process.env.DATA_DIR ?? "./data/node-http-hub"
 
-// The vendor's public keys (EXEKRA_PUBLIC_KEYS=a.pem,b.pem), or a development key and a demo trial license.
-const { publicKeys, dev } = await Effect.runPromise(DevKit.trustedKeys(dataDir))
-
-// One set of Hub services: the gates and the mounted Hub share its LicenseRuntime and SQLite store.
-const services = ManagedRuntime.make(Hub.services({ dataDir, publicKeys, version: "1.0.0" }))
-const license = await services.runPromise(LicenseRuntime)
-const hub = createLicenseHandler(services, { prefix: "/license" })
+// The Hub: vendor keys from EXEKRA_PUBLIC_KEYS (a.pem,b.pem), else a development key and a demo trial license
+// under DATA_DIR/dev/. The gates and the mounted Hub share its runtime and SQLite store.
+const hub = await createHub({ dataDir, version: "1.0.0" })
 
 const json = (res, status, body) => {
   res.writeHead(status, { "content-type": "application/json" })
@@ -27,19 +19,19 @@ const runner = (req) => ({ id: req.headers["x-runner-id"], name: req.headers["x-
 const user = (req) => req.headers["x-user-id"]
 
 // Registering a Runner takes an Unattended slot (idempotent for a Runner already registered).
-const registerRunner = licenseGate({ enforcer: license, cap: "unattended", operation: "acquire", principal: runner })((_req, res, granted) =>
+const registerRunner = licenseGate({ hub, cap: "unattended", operation: "acquire", principal: runner })((_req, res, granted) =>
   json(res, granted.created ? 201 : 200, { runner: granted.principal, used: granted.used })
 )
 // Deregistering frees the slot.
-const deregisterRunner = licenseGate({ enforcer: license, cap: "unattended", operation: "release", principal: (req) => decodeURIComponent(req.url.split("/")[2]) })(
+const deregisterRunner = licenseGate({ hub, cap: "unattended", operation: "release", principal: (req) => decodeURIComponent(req.url.split("/")[2]) })(
   (_req, res, granted) => json(res, 200, { runner: granted.principal, released: granted.released })
 )
 // Opening Studio assigns the user a Developer seat.
-const openStudio = licenseGate({ enforcer: license, cap: "developer", operation: "acquire", principal: user })((_req, res, granted) =>
+const openStudio = licenseGate({ hub, cap: "developer", operation: "acquire", principal: user })((_req, res, granted) =>
   json(res, 201, { session: randomUUID(), user: granted.principal })
 )
 // An attended run needs a user the admin granted on the License page: check, in memory, per request.
-const startAttendedRun = licenseGate({ enforcer: license, cap: "attended", operation: "check", principal: user })((_req, res, granted) =>
+const startAttendedRun = licenseGate({ hub, cap: "attended", operation: "check", principal: user })((_req, res, granted) =>
   json(res, 202, { run: randomUUID(), user: granted.principal })
 )
 
@@ -53,17 +45,16 @@ const product = (req, res) => {
 }
 
 // Requests under /license go to the Hub; everything else to the product.
-const server = createServer((req, res) => hub.node(req, res, () => product(req, res)))
+const server = createServer((req, res) => hub.handler(req, res, () => product(req, res)))
 server.listen(port, "127.0.0.1", () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`)
-  if (dev) console.log(`license Hub at /license; activate with ${join(dataDir, "dev", "demo-trial.lic")} as ${dev.email}`)
+  if (hub.dev) console.log(`license Hub at /license; activate with ${hub.dev.licensePath} as ${hub.dev.email}`)
 })
 
 const shutdown = async () => {
   server.close()
   server.closeAllConnections()
-  await hub.dispose()
-  await services.dispose()
+  await hub.close()
 }
 process.once("SIGINT", shutdown)
 process.once("SIGTERM", shutdown)

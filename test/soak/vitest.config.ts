@@ -1,4 +1,5 @@
-// Soak profile (`npm run soak`): the concurrency and crash suites at the full sizes of issue 7, one file at a time.
+// Soak profile (`npm run soak`): the concurrency and crash suites at the full sizes of issue 7, and the cluster suites at
+// those of issue 12, one file at a time.
 import { fileURLToPath } from "node:url"
 import { defaultServerConditions, defineConfig } from "vite"
 
@@ -11,7 +12,7 @@ export default defineConfig({
   test: {
     name: "soak",
     root: fileURLToPath(new URL("..", import.meta.url)),
-    include: ["concurrency.test.ts", "crash.test.ts", "badInput.test.ts", "fuzz.test.ts"],
+    include: ["concurrency.test.ts", "crash.test.ts", "badInput.test.ts", "fuzz.test.ts", "cluster/*.test.ts"],
     // EXEKRA_SOAK=1 selects the full sizes (test/support/profile.ts); SEED and EXEKRA_SCRATCH pass through.
     env: { EXEKRA_SOAK: "1" },
     pool: "forks",

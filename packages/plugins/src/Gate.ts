@@ -42,13 +42,35 @@ export type Outcome =
   | { readonly _tag: "Denied"; readonly error: Admission.AdmissionError }
   | { readonly _tag: "Failed"; readonly error: Error }
 
+/** What a gate needs of a hub: its Enforcer. `createHub(…)` from `@exekra/server` answers one. */
+export interface Hub {
+  /** The hub's `LicenseRuntime`, which decides every admission. */
+  readonly enforcer: Admission.Enforcer
+}
+
+/** Who decides, given exactly one way: an Enforcer, or a hub whose Enforcer is used. */
+export type Decider =
+  | {
+      /** Who decides: the Hub's `LicenseRuntime` or any `Admission.Enforcer`. */
+      readonly enforcer: Admission.Enforcer
+      readonly hub?: never
+    }
+  | {
+      /** The hub from `createHub(…)` (`@exekra/server`): its Enforcer decides. */
+      readonly hub: Hub
+      readonly enforcer?: never
+    }
+
 /**
  * Options every adapter takes; `PrincipalFn` is the shape of `principal` (a value or promise for callback
- * hosts, an Effect for Effect) and `Denied` the host's denial hook.
+ * hosts, an Effect for Effect) and `Denied` the host's denial hook. Who decides is given as `enforcer` or as
+ * `hub`, never both.
  */
-export interface BaseOptions<PrincipalFn, Denied> {
-  /** Who decides: the Hub's `LicenseRuntime` or any `Admission.Enforcer`. */
-  readonly enforcer: Admission.Enforcer
+export type BaseOptions<PrincipalFn, Denied> = Decider & GateOptions<PrincipalFn, Denied>
+
+/** The options of a gate besides who decides. */
+export interface GateOptions<PrincipalFn, Denied> {
+  /** The capacity the route uses: `unattended` (Runners), `developer` (Studio seats) or `attended` (attended users). */
   readonly cap: Cap.Cap
   /** `acquire` admits (register a Runner, assign a seat, grant attended), `release` frees, `check` asks whether an admitted principal may work. */
   readonly operation: Admission.Operation
@@ -63,8 +85,8 @@ export interface BaseOptions<PrincipalFn, Denied> {
 /** Options of a callback-style host (Express, Fastify, Hono, node:http): `principal` answers a value or a promise of one. */
 export type Options<Request, Denied> = BaseOptions<(request: Request) => PrincipalInput | PromiseLike<PrincipalInput>, Denied>
 
-/** Validated, frozen options: what a gate runs with. */
-export type Config<O> = Readonly<Omit<O, "actor">> & { readonly actor: string }
+/** Validated, frozen options: what a gate runs with; `enforcer` is the one given, or the hub's. */
+export type Config<O> = Readonly<Omit<O, "actor" | "enforcer" | "hub">> & { readonly actor: string; readonly enforcer: Admission.Enforcer }
 
 /** A gate: its frozen config and `run`, synchronous for `check` (the hot path) and a promise for `acquire`/`release`. */
 export interface Gate<Request, Denied> {

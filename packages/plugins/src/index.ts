@@ -1,5 +1,4 @@
-/** @exekra/plugins: license enforcement for host servers (one gate, thin adapters per host) and the embeddable Hub handler. */
+/** @exekra/plugins: license enforcement for host servers (one gate, thin adapters per host); the Hub itself comes from `@exekra/server`. */
 export * as Gate from "./Gate.js"
-export * as LicenseHandler from "./LicenseHandler.js"
-export { createLicenseHandler } from "./LicenseHandler.js"
+export type { ClientInfo, HubHandler } from "./HubHandler.js"
 export { PluginOptionsError, PrincipalError } from "./PluginError.js"

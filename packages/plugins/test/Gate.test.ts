@@ -46,6 +46,20 @@ describe("Gate.make", () => {
     }
   })
 
+  it("takes a hub in place of an enforcer and runs on the hub's Enforcer; exactly one of the two", async () => {
+    const { enforcer, calls } = fakeEnforcer({})
+    const gate = Gate.unsafeMake("test", { hub: { enforcer }, cap: "unattended", operation: "acquire", principal: () => "r1" })
+    expect(gate.config.enforcer).toBe(enforcer)
+    expect(await gate.run(undefined)).toMatchObject({ _tag: "Allowed", admitted: { operation: "acquire", principal: "r1" } })
+    expect(calls).toEqual(["acquire unattended r1 - plugin:test"])
+    const both = { enforcer, hub: { enforcer }, cap: "unattended", operation: "check", principal: () => "r1" } as const
+    // @ts-expect-error: the options type admits enforcer or hub, not both.
+    expect(() => Gate.unsafeMake("test", both)).toThrow(/give either enforcer or hub, not both/)
+    // @ts-expect-error: and not neither.
+    expect(() => Gate.unsafeMake("test", { cap: "unattended", operation: "check", principal: () => "r1" })).toThrow(/enforcer must implement .* or pass hub/)
+    expect(() => Gate.unsafeMake("test", { hub: {} as Gate.Hub, cap: "unattended", operation: "check", principal: () => "r1" })).toThrow(/hub must be the hub from createHub/)
+  })
+
   it("freezes a copy of the options: the caller's object is neither frozen nor able to change the gate", () => {
     const { enforcer } = fakeEnforcer({})
     const options = { enforcer, cap: "developer" as "developer" | "attended", operation: "check" as const, principal: () => "u1" }

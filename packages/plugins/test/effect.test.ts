@@ -1,10 +1,11 @@
 // Effect HttpRouter adapter with the real @effect/platform router, served as a web handler: the shared suite and Effect idioms.
 import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { createLicenseHandler, License, licenseGate, mountLicenseHub, PluginOptionsError } from "@exekra/plugins/effect"
+import { License, licenseGate, mountLicenseHub, PluginOptionsError } from "@exekra/plugins/effect"
+import { createLicenseHandler } from "@exekra/server/LicenseHandler"
 import { Cause, Data, Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeHub, type TestHub } from "./helpers.js"
-import { adapterSuite, type Host } from "./suite.js"
+import { adapterSuite, type Host, hubSuite } from "./suite.js"
 
 class PrincipalExploded extends Data.TaggedError("PrincipalExploded")<{ readonly message: string }> {}
 
@@ -57,6 +58,15 @@ const makeHost = async ({ runtime, services }: TestHub): Promise<Host> => {
 }
 
 adapterSuite("Effect HttpRouter", makeHost)
+
+hubSuite("Effect HttpRouter", async (hub) => {
+  const router = HttpRouter.empty.pipe(
+    HttpRouter.post("/runners", licenseGate({ hub, cap: "unattended", operation: "acquire", principal: header("x-runner-id") })(respond(201))),
+    HttpRouter.get("/runners/work", licenseGate({ hub, cap: "unattended", operation: "check", principal: header("x-runner-id") })(respond(200))),
+    mountLicenseHub(hub.handler)
+  )
+  return serve(hostErrors(router), async () => undefined)
+})
 
 describe("Effect HttpRouter specifics", () => {
   const hubs: Array<TestHub> = []

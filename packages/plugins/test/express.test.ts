@@ -1,10 +1,11 @@
 // Express 5 adapter with the real framework on 127.0.0.1: the shared suite, typing of req.license, and Express idioms.
 import type { AddressInfo } from "node:net"
-import { createLicenseHandler, licenseGate, PluginOptionsError } from "@exekra/plugins/express"
+import { licenseGate, PluginOptionsError } from "@exekra/plugins/express"
+import { createLicenseHandler } from "@exekra/server/LicenseHandler"
 import express, { type ErrorRequestHandler } from "express"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeHub, type TestHub } from "./helpers.js"
-import { adapterSuite, expectProblem, type Host } from "./suite.js"
+import { adapterSuite, expectProblem, type Host, hubSuite } from "./suite.js"
 
 /** Serve an Express app on an ephemeral port and talk to it with fetch. */
 const listen = async (app: express.Express, onClose: () => Promise<void>): Promise<Host> => {
@@ -64,6 +65,15 @@ const makeHost = async ({ runtime, services }: TestHub): Promise<Host> => {
 }
 
 adapterSuite("Express", makeHost)
+
+hubSuite("Express", async (hub) => {
+  const app = express()
+  app.use("/license", hub.handler)
+  const runnerId = (req: express.Request) => req.get("x-runner-id")
+  app.post("/runners", licenseGate({ hub, cap: "unattended", operation: "acquire", principal: runnerId }), (req, res) => void res.status(201).json({ license: req.license }))
+  app.get("/runners/work", licenseGate({ hub, cap: "unattended", operation: "check", principal: runnerId }), (req, res) => void res.json({ license: req.license }))
+  return listen(app, async () => undefined)
+})
 
 describe("Express specifics", () => {
   const hubs: Array<TestHub> = []

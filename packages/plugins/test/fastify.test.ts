@@ -1,9 +1,10 @@
 // Fastify 5 adapter with the real framework through fastify.inject: the shared suite, onRequest gating before body parsing, and registration errors.
-import { createLicenseHandler, licenseGate, licenseHub, PluginOptionsError } from "@exekra/plugins/fastify"
+import { licenseGate, licenseHub, PluginOptionsError } from "@exekra/plugins/fastify"
+import { createLicenseHandler } from "@exekra/server/LicenseHandler"
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeHub, type TestHub } from "./helpers.js"
-import { adapterSuite, expectProblem, type Host } from "./suite.js"
+import { adapterSuite, expectProblem, type Host, hubSuite } from "./suite.js"
 
 /** Drive a Fastify app in-process with inject, answering Fetch Responses like the other hosts. */
 const injecting = (app: FastifyInstance, onClose: () => Promise<void>): Host => ({
@@ -77,6 +78,17 @@ const makeHost = async ({ runtime, services }: TestHub): Promise<Host> => {
 }
 
 adapterSuite("Fastify", makeHost)
+
+hubSuite("Fastify", async (hub) => {
+  const app = Fastify()
+  await app.register(licenseGate, { hub })
+  await app.register(licenseHub, { handler: hub.handler })
+  const respond = (status: number) => async (request: FastifyRequest, reply: FastifyReply) => reply.code(status).send({ license: request.license })
+  app.post("/runners", { config: { license: { cap: "unattended", operation: "acquire", principal: runnerId } } }, respond(201))
+  app.get("/runners/work", { config: { license: { cap: "unattended", operation: "check", principal: runnerId } } }, respond(200))
+  await app.ready()
+  return injecting(app, async () => undefined)
+})
 
 describe("Fastify specifics", () => {
   const hubs: Array<TestHub> = []

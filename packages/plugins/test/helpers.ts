@@ -1,5 +1,9 @@
-// Shared test setup: a vendor key, licenses dated around the real clock, and Hub services on an in-memory store.
+// Shared test setup: a vendor key, licenses dated around the real clock, Hub services on an in-memory store, and hubs from createHub.
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Installation, Keyring, Keys, LicenseStore, PortalClient, Signer, Verifier } from "@exekra/core"
+import { createHub, type EmbeddedHub } from "@exekra/server"
 import * as AdminAuth from "@exekra/server/AdminAuth"
 import * as LicenseRuntime from "@exekra/server/LicenseRuntime"
 import { Effect, Layer, ManagedRuntime } from "effect"
@@ -62,4 +66,25 @@ export const makeHub = async (license: string | null = standardLicense()): Promi
   const runtime = await services.runPromise(LicenseRuntime.LicenseRuntime)
   if (license !== null) await services.runPromise(runtime.activate({ license, email: EMAIL, password: PASSWORD }))
   return { services, runtime, dispose: () => services.dispose() }
+}
+
+/** A hub from `createHub` (the Promise API) on a fresh SQLite file, activated with the standard license through its handler. */
+export const makeEmbeddedHub = async (): Promise<{ readonly hub: EmbeddedHub; readonly dispose: () => Promise<void> }> => {
+  const dataDir = mkdtempSync(join(tmpdir(), "exekra-plugins-hub-"))
+  const hub = await createHub({ dataDir, publicKeys: [vendorKey.publicKey], version: "test" })
+  const activated = await hub.handler.fetch(
+    new Request("http://hub.local/license/api/activation", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ license: standardLicense(), email: EMAIL, password: PASSWORD })
+    })
+  )
+  if (activated.status !== 201) throw new Error(`activation failed: ${activated.status} ${await activated.text()}`)
+  return {
+    hub,
+    dispose: async () => {
+      await hub.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
 }

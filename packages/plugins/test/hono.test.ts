@@ -1,10 +1,11 @@
 // Hono 4 adapter with the real framework through app.request: the shared suite, c.var.license typing, and Hono idioms.
-import { createLicenseHandler, licenseGate, type LicenseEnv, PluginOptionsError } from "@exekra/plugins/hono"
+import { licenseGate, type LicenseEnv, PluginOptionsError } from "@exekra/plugins/hono"
+import { createLicenseHandler } from "@exekra/server/LicenseHandler"
 import { type Context, Hono } from "hono"
 import { HTTPException } from "hono/http-exception"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeHub, type TestHub } from "./helpers.js"
-import { adapterSuite, type Host } from "./suite.js"
+import { adapterSuite, type Host, hubSuite } from "./suite.js"
 
 type AppEnv = { Variables: { requestId: string } }
 
@@ -52,6 +53,15 @@ const makeHost = async ({ runtime, services }: TestHub): Promise<Host> => {
 }
 
 adapterSuite("Hono", makeHost)
+
+hubSuite("Hono", async (hub) => {
+  const app = new Hono()
+  app.all("/license/*", (c) => hub.handler.fetch(c.req.raw))
+  const runnerId = (c: Context) => c.req.header("x-runner-id")
+  app.post("/runners", licenseGate({ hub, cap: "unattended", operation: "acquire", principal: runnerId }), (c: Context<LicenseEnv>) => c.json({ license: c.var.license }, 201))
+  app.get("/runners/work", licenseGate({ hub, cap: "unattended", operation: "check", principal: runnerId }), (c: Context<LicenseEnv>) => c.json({ license: c.var.license }))
+  return { request: async (method, path, init = {}) => app.request(path, { method, headers: init.headers, body: init.body }), close: async () => undefined }
+})
 
 describe("Hono specifics", () => {
   const hubs: Array<TestHub> = []

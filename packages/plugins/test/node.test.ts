@@ -1,10 +1,11 @@
 // Plain node:http adapter on 127.0.0.1: the shared suite, the default error answer, and listener failures.
 import { createServer, type IncomingMessage, request as httpRequest, type RequestListener, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { createLicenseHandler, type ErrorHandler, licenseGate, PluginOptionsError } from "@exekra/plugins/node"
+import { type ErrorHandler, licenseGate, PluginOptionsError } from "@exekra/plugins/node"
+import { createLicenseHandler } from "@exekra/server/LicenseHandler"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeHub, type TestHub } from "./helpers.js"
-import { adapterSuite, expectProblem, type Host } from "./suite.js"
+import { adapterSuite, expectProblem, type Host, hubSuite } from "./suite.js"
 
 const listen = async (listener: RequestListener, onClose: () => Promise<void>): Promise<Host & { readonly url: string }> => {
   const server = createServer(listener)
@@ -67,6 +68,21 @@ const makeHost = async ({ runtime, services }: TestHub): Promise<Host> => {
 }
 
 adapterSuite("node:http", makeHost)
+
+hubSuite("node:http", async (hub) => {
+  const respond = (status: number) => (_req: IncomingMessage, res: ServerResponse, license: unknown) => json(res, status, { license })
+  const acquire = licenseGate({ hub, cap: "unattended", operation: "acquire", principal: header("x-runner-id") })(respond(201))
+  const work = licenseGate({ hub, cap: "unattended", operation: "check", principal: header("x-runner-id") })(respond(200))
+  return listen(
+    (req, res) =>
+      hub.handler(req, res, () => {
+        if (req.method === "POST" && req.url === "/runners") return acquire(req, res)
+        if (req.method === "GET" && req.url === "/runners/work") return work(req, res)
+        json(res, 404, { error: "not found" })
+      }),
+    async () => undefined
+  )
+})
 
 describe("node:http specifics", () => {
   const hubs: Array<TestHub> = []

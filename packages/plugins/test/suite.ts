@@ -1,6 +1,7 @@
 // The behaviour every adapter owes (issue 6), run against each host with its real framework in-process.
+import type { EmbeddedHub } from "@exekra/server"
 import { afterEach, describe, expect, it } from "vitest"
-import { EMAIL, makeHub, PASSWORD, type TestHub } from "./helpers.js"
+import { EMAIL, makeEmbeddedHub, makeHub, PASSWORD, type TestHub } from "./helpers.js"
 
 /**
  * A host under test. Every adapter's test builds the same product API with its framework:
@@ -13,7 +14,7 @@ import { EMAIL, makeHub, PASSWORD, type TestHub } from "./helpers.js"
  * - `GET /boom`              check `unattended` whose `principal` throws `Error("principal exploded")`
  * - `GET /open`              ungated                                                              → 200 `{ ok: true }`
  * - the host's error path answers `{ hostError: message, code }` with the error's `statusCode` (else 500)
- * - the Hub from `createLicenseHandler(services, { prefix: "/license" })` under `/license`
+ * - the Hub from `createLicenseHandler(services, { prefix: "/license" })` (`@exekra/server`) under `/license`
  */
 export interface Host {
   readonly request: (method: string, path: string, init?: { readonly headers?: Readonly<Record<string, string>>; readonly body?: string }) => Promise<Response>
@@ -178,6 +179,44 @@ export const adapterSuite = (name: string, makeHost: MakeHost): void => {
       // Outside the Hub's routes, under the prefix, the Hub answers its own 404; the host's routes are untouched.
       expect((await host.request("GET", "/license/api/nope")).status).toBe(404)
       expect((await host.request("GET", "/open")).status).toBe(200)
+    })
+  })
+}
+
+/**
+ * A host gated by a hub from `createHub` instead of an enforcer (`licenseGate({ hub, … })`), with `hub.handler`
+ * mounted under `/license`:
+ * - `POST /runners`        acquire `unattended`, principal from header `x-runner-id` → 201 `{ license }`
+ * - `GET /runners/work`    check `unattended`, principal from header `x-runner-id`   → 200 `{ license }`
+ */
+export type MakeHubHost = (hub: EmbeddedHub) => Promise<Host>
+
+export const hubSuite = (name: string, makeHost: MakeHubHost): void => {
+  describe(`${name} adapter given a hub from createHub`, () => {
+    const open: Array<{ readonly dispose: () => Promise<void>; readonly host: Host }> = []
+    afterEach(async () => {
+      for (const { dispose, host } of open.splice(0)) {
+        await host.close()
+        await dispose()
+      }
+    })
+
+    it("gates with the hub's own Enforcer: the limit, the 403 problem, check, and the hub's API agree", async () => {
+      const { hub, dispose } = await makeEmbeddedHub()
+      const host = await makeHost(hub)
+      open.push({ dispose, host })
+      const runner = (id: string) => host.request("POST", "/runners", { headers: { "x-runner-id": id } })
+      expect(await json(await runner("r1"))).toEqual({ license: { operation: "acquire", cap: "unattended", principal: "r1", created: true, used: 1 } })
+      expect((await runner("r2")).status).toBe(201)
+      const refused = await expectProblem(await runner("r3"), 403, "CAP_LIMIT_REACHED")
+      expect(refused.detail).toBe("Unattended Runner limit reached (2 of 2). Deregister a Runner or renew with a higher limit.")
+      // What the gate admitted, the hub's own calls see: one runtime.
+      expect(hub.check("unattended", "r1")).toEqual({ allowed: true })
+      expect((await hub.summary()).caps.unattended.used).toBe(2)
+      await hub.release("unattended", "r1")
+      await expectProblem(await host.request("GET", "/runners/work", { headers: { "x-runner-id": "r1" } }), 403, "PRINCIPAL_NOT_ADMITTED")
+      expect((await host.request("GET", "/runners/work", { headers: { "x-runner-id": "r2" } })).status).toBe(200)
+      expect(await json(await host.request("GET", "/license/api/health"))).toEqual({ status: "ok" })
     })
   })
 }

@@ -3,10 +3,10 @@ import { type HttpApp, HttpRouter, HttpServerError, HttpServerRequest, HttpServe
 import type { Admission, LicenseStore } from "@exekra/core"
 import { Context, Effect, Either, Option } from "effect"
 import * as Gate from "../Gate.js"
-import type { LicenseHandler } from "../LicenseHandler.js"
+import type { HubHandler } from "../HubHandler.js"
 import { PluginOptionsError, type PrincipalError } from "../PluginError.js"
 
-export { createLicenseHandler, type LicenseHandler } from "../LicenseHandler.js"
+export type { HubHandler } from "../HubHandler.js"
 export { type Admitted, PluginOptionsError, PrincipalError } from "../Gate.js"
 
 /** What the license gate admitted the current request as; provided to the gated handler. */
@@ -30,7 +30,7 @@ const defaultDenied = (error: Admission.AdmissionError): HttpServerResponse.Http
  * failures stay in the error channel. Invalid options throw a `PluginOptionsError` here, at definition.
  *
  * @example
- * HttpRouter.post("/attended/runs", licenseGate({ enforcer: runtime, cap: "attended", operation: "check", principal: (req) => req.headers["x-user-id"] })(
+ * HttpRouter.post("/attended/runs", licenseGate({ hub, cap: "attended", operation: "check", principal: (req) => req.headers["x-user-id"] })(
  *   Effect.map(License, (license) => HttpServerResponse.unsafeJson({ user: license.principal }))
  * ))
  */
@@ -59,7 +59,7 @@ export const licenseGate = <E = never, R = never, E2 = never, R2 = never>(option
 }
 
 /** The Hub as an Effect HTTP app: forwards the request, with the client's address, to `handler.fetch`. */
-export const licenseApp = (handler: LicenseHandler): HttpApp.Default<HttpServerError.RequestError> =>
+export const licenseApp = (handler: Pick<HubHandler, "fetch">): HttpApp.Default<HttpServerError.RequestError> =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
     Effect.flatMap(Effect.runtime<never>(), (runtime) =>
       Effect.tryPromise({
@@ -78,9 +78,10 @@ export const licenseApp = (handler: LicenseHandler): HttpApp.Default<HttpServerE
  * Mount the Hub (API and pages) at the handler's prefix; the app sees the full path, the handler strips the prefix.
  *
  * @example
- * const router = HttpRouter.empty.pipe(HttpRouter.get("/", home), mountLicenseHub(createLicenseHandler(runtime)))
+ * const hub = await createHub({ dataDir: "./data", version: "1.0.0" })   // from @exekra/server
+ * const router = HttpRouter.empty.pipe(HttpRouter.get("/", home), mountLicenseHub(hub.handler))
  */
-export const mountLicenseHub = (handler: LicenseHandler) => {
+export const mountLicenseHub = (handler: Pick<HubHandler, "prefix" | "fetch">) => {
   const prefix = handler.prefix
   if (!prefix.startsWith("/")) {
     throw new PluginOptionsError({ code: "PLUGIN_OPTIONS_INVALID", message: "Invalid license Hub mount (effect): the handler needs a prefix such as /license to be mounted on a router." })

@@ -3,7 +3,6 @@ import type { Admission } from "@exekra/core"
 import type { NextFunction, Request, RequestHandler, Response } from "express"
 import * as Gate from "../Gate.js"
 
-export { createLicenseHandler, type LicenseHandler } from "../LicenseHandler.js"
 export { type Admitted, PluginOptionsError, PrincipalError } from "../Gate.js"
 
 declare global {
@@ -35,7 +34,8 @@ const defaultDenied = (error: Admission.AdmissionError, _req: unknown, res: Resp
  * Invalid options throw a `PluginOptionsError` here, at registration.
  *
  * @example
- * app.post("/runners", licenseGate({ enforcer: runtime, cap: "unattended", operation: "acquire", principal: (req) => req.get("x-runner-id") }), handler)
+ * const hub = await createHub({ dataDir: "./data", version: "1.0.0" })   // from @exekra/server
+ * app.post("/runners", licenseGate({ hub, cap: "unattended", operation: "acquire", principal: (req) => req.get("x-runner-id") }), handler)
  */
 export const licenseGate = <P = ParamsDictionary>(options: Options<P>): RequestHandler<P> => {
   const gate = Gate.unsafeMake("express", options)

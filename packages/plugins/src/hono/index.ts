@@ -6,7 +6,6 @@ import { HTTPException } from "hono/http-exception"
 import * as Gate from "../Gate.js"
 import { PrincipalError } from "../PluginError.js"
 
-export { createLicenseHandler, type LicenseHandler } from "../LicenseHandler.js"
 export { type Admitted, PluginOptionsError, PrincipalError } from "../Gate.js"
 
 /** The variables the gate adds: merge into your app's `Env` to type `c.var.license`. */
@@ -42,7 +41,7 @@ const thrown = (error: Error): Error =>
  * are thrown to `app.onError`. Invalid options throw a `PluginOptionsError` here, at registration.
  *
  * @example
- * app.post("/attended/runs", licenseGate({ enforcer: runtime, cap: "attended", operation: "check", principal: (c) => c.req.header("x-user-id") }), (c) => c.json({ user: c.var.license.principal }))
+ * app.post("/attended/runs", licenseGate({ hub, cap: "attended", operation: "check", principal: (c) => c.req.header("x-user-id") }), (c) => c.json({ user: c.var.license.principal }))
  */
 export const licenseGate = <E extends Env = BlankEnv>(options: Options<E>): MiddlewareHandler<E & LicenseEnv> => {
   const gate = Gate.unsafeMake("hono", options)

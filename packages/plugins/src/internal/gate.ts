@@ -1,12 +1,14 @@
 /** Implementation of Gate: option checks, the per-request run, and the Exit → Outcome mapping. */
-import { Admission, Cap } from "@exekra/core"
+// The two modules the gates need, not the package index: a host that only gates never loads the stores.
+import * as Admission from "@exekra/core/Admission"
+import * as Cap from "@exekra/core/Cap"
 import { Cause, Effect, Either, Exit } from "effect"
 import type { Admitted, BaseOptions, Config, Gate, Options, Outcome, Principal, ProblemBody } from "../Gate.js"
 import { PluginOptionsError, PrincipalError } from "../PluginError.js"
 import * as Problem from "./problem.js"
 
 const OPERATIONS: ReadonlyArray<Admission.Operation> = ["acquire", "release", "check"]
-const KNOWN_KEYS: ReadonlySet<string> = new Set(["enforcer", "cap", "operation", "principal", "onDenied", "actor"])
+const KNOWN_KEYS: ReadonlySet<string> = new Set(["enforcer", "hub", "cap", "operation", "principal", "onDenied", "actor"])
 
 // The same id rule as the Hub API: an id the gate admits must be one an admin can later list,
 // release or deactivate over that API.
@@ -16,17 +18,33 @@ const NAME_MAX = 200
 const isFunction = (u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function"
 const show = (u: unknown): string => (typeof u === "string" ? JSON.stringify(u) : typeof u === "function" ? "a function" : u === null ? "null" : typeof u)
 
+const isEnforcer = (u: unknown): u is Admission.Enforcer => {
+  const e = u as Record<string, unknown> | null | undefined
+  return typeof e === "object" && e !== null && isFunction(e["acquire"]) && isFunction(e["release"]) && isFunction(e["check"])
+}
+
+// Exactly one of `enforcer` and `hub`; the types say so, this says so to JavaScript callers.
+const deciderProblem = (enforcer: unknown, hub: unknown): string | undefined => {
+  if (enforcer !== undefined && hub !== undefined) return "give either enforcer or hub, not both"
+  if (hub !== undefined) {
+    return typeof hub === "object" && hub !== null && isEnforcer((hub as { readonly enforcer?: unknown }).enforcer)
+      ? undefined
+      : "hub must be the hub from createHub(…) of @exekra/server (its enforcer implements acquire, release, check)"
+  }
+  return isEnforcer(enforcer)
+    ? undefined
+    : "enforcer must implement Admission.Enforcer (acquire, release, check): pass the Hub's LicenseRuntime, or pass hub: the hub from createHub(…)"
+}
+
 export const validate = <O extends BaseOptions<unknown, unknown>>(host: string, options: O): Either.Either<Config<O>, PluginOptionsError> => {
   const problems: Array<string> = []
   if (typeof options !== "object" || options === null) {
     problems.push(`options must be an object, got ${show(options)}`)
   } else {
-    const o = options as Record<string, unknown>
+    const o = options as unknown as Record<string, unknown>
     for (const key of Object.keys(o)) if (!KNOWN_KEYS.has(key)) problems.push(`unknown option "${key}"`)
-    const enforcer = o["enforcer"] as Record<string, unknown> | null | undefined
-    if (typeof enforcer !== "object" || enforcer === null || !isFunction(enforcer["acquire"]) || !isFunction(enforcer["release"]) || !isFunction(enforcer["check"])) {
-      problems.push("enforcer must implement Admission.Enforcer (acquire, release, check): pass the Hub's LicenseRuntime")
-    }
+    const decider = deciderProblem(o["enforcer"], o["hub"])
+    if (decider !== undefined) problems.push(decider)
     if (!Cap.isCap(o["cap"])) problems.push(`cap must be one of ${Cap.all.join(", ")}, got ${show(o["cap"])}`)
     if (!OPERATIONS.includes(o["operation"] as Admission.Operation)) problems.push(`operation must be one of ${OPERATIONS.join(", ")}, got ${show(o["operation"])}`)
     if (!isFunction(o["principal"])) problems.push(`principal must be a function of the request, got ${show(o["principal"])}`)
@@ -36,10 +54,11 @@ export const validate = <O extends BaseOptions<unknown, unknown>>(host: string, 
   if (problems.length > 0) {
     return Either.left(new PluginOptionsError({ code: "PLUGIN_OPTIONS_INVALID", message: `Invalid license gate options (${host}): ${problems.join("; ")}.` }))
   }
-  // A copy of the known keys, frozen: later changes to the caller's object cannot change the gate.
+  // A copy of the known keys, frozen: later changes to the caller's object cannot change the gate. A hub is
+  // read once, here: the gate holds the hub's Enforcer itself, the same object the hub's own calls use.
   return Either.right(
     Object.freeze({
-      enforcer: options.enforcer,
+      enforcer: (options.enforcer ?? options.hub?.enforcer) as Admission.Enforcer,
       cap: options.cap,
       operation: options.operation,
       principal: options.principal,

@@ -5,7 +5,6 @@ import * as Gate from "../Gate.js"
 import * as Problem from "../internal/problem.js"
 import { PrincipalError } from "../PluginError.js"
 
-export { createLicenseHandler, type LicenseHandler } from "../LicenseHandler.js"
 export { type Admitted, PluginOptionsError, PrincipalError } from "../Gate.js"
 
 /** A request listener that also receives what the gate admitted. */
@@ -17,8 +16,9 @@ export type DeniedHandler = (error: Admission.AdmissionError, req: IncomingMessa
 /** node:http has no error path of its own: this is it. Default: a problem+json answer without internals. */
 export type ErrorHandler = (error: Error, req: IncomingMessage, res: ServerResponse) => void
 
-/** Options of `licenseGate`. */
-export interface Options extends Gate.Options<IncomingMessage, DeniedHandler> {
+/** Options of `licenseGate`: the gate's (`enforcer` or `hub`, `cap`, `operation`, `principal`, `onDenied`, `actor`) and `onError`. */
+export type Options = Gate.Options<IncomingMessage, DeniedHandler> & {
+  /** node:http's error path: failures, including errors of `principal` and of the listener. Default: a problem+json answer. */
   readonly onError?: ErrorHandler | undefined
 }
 
@@ -46,7 +46,7 @@ const defaultError: ErrorHandler = (error, _req, res) => {
  * `principal` and of the listener itself, go to `onError`. Invalid options throw a `PluginOptionsError` here.
  *
  * @example
- * const registerRunner = licenseGate({ enforcer: runtime, cap: "unattended", operation: "acquire", principal: (req) => req.headers["x-runner-id"] as string })
+ * const registerRunner = licenseGate({ hub, cap: "unattended", operation: "acquire", principal: (req) => req.headers["x-runner-id"] as string })
  * createServer(registerRunner((req, res, license) => res.end(JSON.stringify(license))))
  */
 export const licenseGate = (options: Options): ((listener: GatedListener) => (req: IncomingMessage, res: ServerResponse) => void) => {

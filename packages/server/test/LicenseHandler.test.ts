@@ -1,7 +1,38 @@
-// The embeddable Hub handler: options, prefix handling, and the client address the Hub sees (sign-in rate limits).
-import { createLicenseHandler, PluginOptionsError } from "@exekra/plugins"
+// The embeddable Hub handler (the Effect way of embedding): options, prefix handling, and the client address the Hub sees (sign-in rate limits).
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createLicenseHandler, Hub, HubOptionsError, type LicenseHandler, LicenseRuntime } from "@exekra/server"
+import { ManagedRuntime } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { EMAIL, makeHub, type TestHub } from "./helpers.js"
+import { licenseFile, password, vendorKey } from "./fixtures.js"
+
+const EMAIL = "admin@acme.example"
+const DAY = 86_400_000
+const fromNow = (days: number): string => new Date(Math.floor((Date.now() + days * DAY) / 1000) * 1000).toISOString().replace(".000Z", "Z")
+
+interface TestHub {
+  readonly services: ManagedRuntime.ManagedRuntime<LicenseHandler.Services, unknown>
+  readonly dispose: () => Promise<void>
+}
+
+/** The Hub's services on a fresh SQLite file, as a host builds them; activated unless `activated` is false. */
+const makeHub = async (activated = true): Promise<TestHub> => {
+  const dataDir = mkdtempSync(join(tmpdir(), "exekra-handler-"))
+  const services = ManagedRuntime.make(Hub.services({ dataDir, publicKeys: [vendorKey.publicKey], version: "test" })) as TestHub["services"]
+  const runtime = await services.runPromise(LicenseRuntime.LicenseRuntime)
+  if (activated) {
+    const license = licenseFile({ issuedAt: fromNow(-1), caps: { unattended: { limit: 1, expiresAt: fromNow(365) } } })
+    await services.runPromise(runtime.activate({ license, email: EMAIL, password }))
+  }
+  return {
+    services,
+    dispose: async () => {
+      await services.dispose()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}
 
 const hubs: Array<TestHub> = []
 const disposers: Array<() => Promise<void>> = []
@@ -28,13 +59,14 @@ const signIn = (headers: Record<string, string> = {}) =>
 const codeOf = async (response: Response): Promise<string> => ((await response.json()) as { code: string }).code
 
 describe("createLicenseHandler", () => {
-  it("refuses a malformed prefix or body limit at creation", async () => {
-    const hub = await makeHub(null)
+  it("refuses a malformed prefix or body limit at creation, naming the option", async () => {
+    const hub = await makeHub(false)
     hubs.push(hub)
     for (const prefix of ["license", "/license/", "/lic ense", "/a?b"]) {
-      expect(() => createLicenseHandler(hub.services, { prefix })).toThrow(PluginOptionsError)
+      expect(() => createLicenseHandler(hub.services, { prefix })).toThrow(HubOptionsError)
     }
     expect(() => createLicenseHandler(hub.services, { maxBodyBytes: 0 })).toThrow(/maxBodyBytes must be a positive integer/)
+    expect(() => createLicenseHandler(hub.services, { requestTimeout: Number.NaN })).toThrow(expect.objectContaining({ option: "requestTimeout" }) as Error)
   })
 
   it("serves only its prefix: the prefix itself and below it, not a longer sibling", async () => {

@@ -1,11 +1,11 @@
 /** Embed the Hub's license API (and whatever the Hub server serves) in a host server under a prefix such as `/license`. */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { HttpServer } from "@effect/platform"
-import * as HubServer from "@exekra/server/http/HubServer"
-import { Effect, Layer, ManagedRuntime, type Runtime } from "effect"
+import { Duration, Effect, Layer, ManagedRuntime, type Runtime } from "effect"
+import { HubOptionsError } from "./EmbedError.js"
+import * as HubServer from "./http/HubServer.js"
+import * as Problem from "./http/Problem.js"
 import { type Body, bodyOf, type ClientInfo, headersOf, writeResponse } from "./internal/nodeBridge.js"
-import * as Problem from "./internal/problem.js"
-import { PluginOptionsError } from "./PluginError.js"
 
 export type { ClientInfo } from "./internal/nodeBridge.js"
 
@@ -21,8 +21,18 @@ export interface Options {
    * Otherwise they are replaced by what the socket says, so sign-in rate limits key on the real client.
    */
   readonly trustProxy?: boolean | undefined
-  /** Largest request body the Hub accepts, in bytes (the Hub's default otherwise). */
+  /** Largest request body the Hub accepts, in bytes. Default 128 KiB (twice the largest license file). */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * `Secure` on the session cookie: `"auto"` (default) sets it when the request came over https (the socket is TLS,
+   * or `X-Forwarded-Proto: https` with `trustProxy`); `true` always, `false` never (plain-http development only).
+   */
+  readonly secureCookies?: "auto" | boolean | undefined
+  /**
+   * Longest time, in milliseconds, to receive a request and answer it; a body that stops arriving is answered
+   * `408` instead of holding a socket. Default 30,000. The live event stream is not cut by it.
+   */
+  readonly requestTimeout?: number | undefined
 }
 
 /** The Hub as a handler a host mounts: Node-style and Fetch-style, over one instance of the Hub server. */
@@ -60,17 +70,49 @@ const urlOf = (req: IncomingMessage): URL | undefined => {
   }
 }
 
-const notFound = (path: string): Response => Problem.response(404, "NOT_FOUND", `${path} is not a route of the license Hub.`)
+/** A problem+json Response in the Hub API's exact form. */
+const problem = (status: number, code: string, detail: string): Response =>
+  new Response(JSON.stringify({ type: Problem.typeOf(code), title: Problem.titleOf(code), status, code, detail }), {
+    status,
+    headers: { "content-type": Problem.contentType }
+  })
+
+const notFound = (path: string): Response => problem(404, "NOT_FOUND", `${path} is not a route of the license Hub.`)
 
 const unavailableBody = (): Response =>
-  Problem.response(500, "BODY_CONSUMED", "The host parsed this request's body before the license Hub could read it. Mount the license handler before body parsers.")
+  problem(500, "BODY_CONSUMED", "The host parsed this request's body before the license Hub could read it. Mount the license handler before body parsers.")
+
+const optionsError = (option: string, message: string) => new HubOptionsError({ code: "HUB_OPTIONS_INVALID", option, message })
+
+/** Check handler options without building anything: the first invalid one, or undefined. */
+export const checkOptions = (options: Options): HubOptionsError | undefined => {
+  if (typeof options !== "object" || options === null) return optionsError("options", `The license handler options must be an object, got ${String(options)}.`)
+  const { prefix, maxBodyBytes, trustProxy, secureCookies, requestTimeout } = options
+  if (prefix !== undefined && (typeof prefix !== "string" || !PREFIX.test(prefix))) {
+    return optionsError("prefix", `prefix must be "" (the root) or a path like "/license" (leading slash, no trailing slash), got ${JSON.stringify(prefix)}.`)
+  }
+  if (maxBodyBytes !== undefined && (typeof maxBodyBytes !== "number" || !Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0)) {
+    return optionsError("maxBodyBytes", `maxBodyBytes must be a positive integer number of bytes (default 131072), got ${String(maxBodyBytes)}.`)
+  }
+  if (trustProxy !== undefined && typeof trustProxy !== "boolean") {
+    return optionsError("trustProxy", `trustProxy must be true or false (true only behind a reverse proxy you run), got ${String(trustProxy)}.`)
+  }
+  if (secureCookies !== undefined && secureCookies !== "auto" && typeof secureCookies !== "boolean") {
+    return optionsError("secureCookies", `secureCookies must be "auto", true or false, got ${JSON.stringify(secureCookies)}.`)
+  }
+  if (requestTimeout !== undefined && (typeof requestTimeout !== "number" || !Number.isFinite(requestTimeout) || requestTimeout <= 0)) {
+    return optionsError("requestTimeout", `requestTimeout must be a positive number of milliseconds (default 30000), got ${String(requestTimeout)}.`)
+  }
+  return undefined
+}
 
 /**
- * Build the Hub server's fetch-style handler over the host's services, mounted under `prefix`.
+ * Build the Hub server's handler over the host's services, mounted under `prefix`: the Effect way of embedding
+ * the Hub (`createHub` builds one for you). Invalid options throw a `HubOptionsError` naming the option.
  *
  * @example
  * import * as Hub from "@exekra/server/Hub"
- * import { createLicenseHandler } from "@exekra/plugins/LicenseHandler"
+ * import { createLicenseHandler } from "@exekra/server/LicenseHandler"
  * import { ManagedRuntime } from "effect"
  *
  * const services = ManagedRuntime.make(Hub.services({ dataDir: "./data", publicKeys: [], version: "1.0.0" }))
@@ -81,18 +123,11 @@ export const createLicenseHandler = <E>(
   services: ManagedRuntime.ManagedRuntime<Services, E> | Runtime.Runtime<Services>,
   options: Options = {}
 ): LicenseHandler => {
+  const invalid = checkOptions(options)
+  if (invalid !== undefined) throw invalid
   const prefix = options.prefix ?? "/license"
-  if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
-    throw new PluginOptionsError({
-      code: "PLUGIN_OPTIONS_INVALID",
-      message: `Invalid license handler options: prefix must be "" or like "/license" (no trailing slash), got ${JSON.stringify(prefix)}.`
-    })
-  }
-  const maxBodyBytes = options.maxBodyBytes
-  if (maxBodyBytes !== undefined && (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0)) {
-    throw new PluginOptionsError({ code: "PLUGIN_OPTIONS_INVALID", message: `Invalid license handler options: maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}.` })
-  }
   const trustProxy = options.trustProxy === true
+  const { maxBodyBytes, secureCookies, requestTimeout } = options
 
   // The host's services, not a second copy: gates and the Hub API must share one LicenseRuntime.
   const context = ManagedRuntime.isManagedRuntime(services)
@@ -101,7 +136,9 @@ export const createLicenseHandler = <E>(
   // The handler sets the forwarded headers itself (below), so the Hub may trust them.
   const inner = HubServer.makeWebHandler(Layer.mergeAll(Layer.effectContext(context), HttpServer.layerContext), {
     trustProxy: true,
-    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes })
+    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+    ...(secureCookies === undefined ? {} : { secureCookies }),
+    ...(requestTimeout === undefined ? {} : { requestTimeout: Duration.millis(requestTimeout) })
   })
 
   const matches = (path: string): boolean =>
@@ -139,8 +176,7 @@ export const createLicenseHandler = <E>(
     const fail = (error: unknown) => {
       if (next !== undefined && !res.headersSent) return next(error)
       if (!res.headersSent) {
-        res.writeHead(500, { "content-type": Problem.contentType })
-        res.end(JSON.stringify(Problem.body(500, "INTERNAL_ERROR", "The license Hub failed to answer.")))
+        writeResponse(problem(500, "INTERNAL_ERROR", "The license Hub failed to answer."), res, req.method).catch(() => res.destroy())
       } else {
         res.destroy()
       }
