@@ -1,9 +1,9 @@
 // The reference Portal over real sockets: the real PortalClient pings it; revocation, strict mode, strict bodies, restarts and the CLI.
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -82,6 +82,22 @@ describe("reference Portal", () => {
             status: "valid"
           }
         ])
+      })
+    ))
+
+  // Regression (issue 16, "data files and folders created with modes 0600 / 0700"): portal.sqlite was 0644.
+  it.effect("keeps its data owner-only: the folder it creates 0700, portal.sqlite and its -wal and -shm 0600", () =>
+    run(
+      Effect.gen(function* () {
+        const previous = process.umask(0o022)
+        yield* Effect.addFinalizer(() => Effect.sync(() => void process.umask(previous)))
+        const dataDir = join(freshDir(), "portal")
+        const portal = yield* ReferencePortal.start({ dataDir, host: "127.0.0.1", port: 0 })
+        yield* validate(portal.url)
+        const mode = (path: string) => (existsSync(path) ? statSync(path).mode & 0o777 : "missing")
+        const database = join(dataDir, PortalStore.FILENAME)
+        expect([dataDir, dirname(dataDir)].map(mode)).toEqual([0o700, 0o700])
+        expect([database, `${database}-wal`, `${database}-shm`].map(mode)).toEqual([0o600, 0o600, 0o600])
       })
     ))
 
@@ -254,14 +270,25 @@ const servePortal = (args: ReadonlyArray<string>, cwd: string) =>
     child.on("exit", (code) => reject(new Error(`portal exited with ${code} before listening: ${out}`)))
   })
 
+/** A vendor key pair from `keygen`, its private key 0600 as keygen writes it. */
+const keygen = async (cwd: string): Promise<string> => {
+  const made = await runCli(["keygen", "--out", "keys"], cwd)
+  expect(made.code).toBe(0)
+  return join(cwd, "keys", "private.key")
+}
+
 describe("exekra-license portal (built binary)", { timeout: 120_000 }, () => {
   it("serves, revokes, restores and lists pings, and shuts down cleanly on SIGINT", async () => {
     const cwd = mkdtempSync(join(dir, "cli-"))
     const port = await freePort()
-    const served = await servePortal(["--port", String(port), "--data", "pd"], cwd)
+    const key = await keygen(cwd)
+    const served = await servePortal(["--port", String(port), "--data", "pd", "--key", key], cwd)
     const ping = () => Effect.runPromise(Effect.map(validate(served.url), (a) => a.status))
     try {
       expect(served.url).toBe(`http://127.0.0.1:${port}`)
+      // The Customer Portal answers from its records: a license it neither issued nor was told about is unknown.
+      expect(await ping()).toBe("unknown")
+      expect((await runCli(["portal", "register", request.licenseId, "--data", "pd"], cwd)).stdout).toContain(`registered ${request.licenseId}`)
       expect(await ping()).toBe("valid")
       const revoked = await runCli(["portal", "revoke", request.licenseId, "--data", "pd"], cwd)
       expect(revoked).toMatchObject({ code: 0, stderr: "" })
@@ -274,8 +301,8 @@ describe("exekra-license portal (built binary)", { timeout: 120_000 }, () => {
       const listed = await runCli(["portal", "pings", "--data", "pd", "--license-id", request.licenseId], cwd)
       expect(listed.code).toBe(0)
       const lines = listed.stdout.trim().split("\n")
-      expect(lines).toHaveLength(3)
-      expect(lines.map((l) => /\s(valid|revoked)\s/.exec(l)?.[1])).toEqual(["valid", "revoked", "valid"])
+      expect(lines).toHaveLength(4)
+      expect(lines.map((l) => /\s(valid|revoked|unknown)\s/.exec(l)?.[1])).toEqual(["valid", "revoked", "valid", "unknown"])
       expect(lines[0]).toContain("body {licenseId, installationId, version}")
       const none = await runCli(["portal", "pings", "--data", "pd", "--license-id", "lic_none"], cwd)
       expect(none.stdout.trim()).toBe("no pings recorded")
@@ -294,5 +321,52 @@ describe("exekra-license portal (built binary)", { timeout: 120_000 }, () => {
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/^PORTAL_DATA_MISSING: /m)
     expect(existsSync(join(cwd, "nowhere"))).toBe(false)
+  })
+
+  it("refuses to start without a signing key, or with one others can read, saying how to fix it", async () => {
+    const cwd = mkdtempSync(join(dir, "cli-"))
+    const missing = await runCli(["portal", "--port", "0", "--data", "pd"], cwd)
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/^PORTAL_KEY_MISSING: .*--key FILE.*EXEKRA_PORTAL_KEY/m)
+    const key = await keygen(cwd)
+    chmodSync(key, 0o644)
+    const exposed = await runCli(["portal", "--port", "0", "--data", "pd", "--key", key], cwd)
+    expect(exposed.code).toBe(1)
+    expect(exposed.stderr).toContain(`PORTAL_KEY_EXPOSED: The signing key ${key} is readable by others (mode 0644)`)
+    expect(exposed.stderr).toContain(`chmod 600 ${key}`)
+  })
+
+  it("prints the vendor admin's one-time password at the first start only, with the key from EXEKRA_PORTAL_KEY; `portal admin create` adds staff", async () => {
+    const cwd = mkdtempSync(join(dir, "cli-"))
+    const key = await keygen(cwd)
+    const start = async () => {
+      const child = spawn(process.execPath, [binPath, "portal", "--port", "0", "--data", "pd", "--admin-email", "boss@vendor.example"], {
+        cwd,
+        env: { ...process.env, NO_COLOR: "1", EXEKRA_PORTAL_KEY: key }
+      })
+      let out = ""
+      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString("utf8")
+          if (/listening on /.test(out) && (/one-time password \S+/.test(out) || out.split("\n").length > 1)) resolve()
+        })
+        child.on("exit", () => reject(new Error(`portal exited: ${out}`)))
+        setTimeout(resolve, 15_000)
+      })
+      child.kill("SIGINT")
+      expect(await exited).toBe(0)
+      return out
+    }
+    const first = await start()
+    expect(first).toMatch(/Vendor admin created: sign in at http:\/\/127\.0\.0\.1:\d+\/ as boss@vendor\.example with the one-time password \S{20}/)
+    const again = await start()
+    expect(again).not.toContain("one-time password")
+    const created = await runCli(["portal", "admin", "create", "--email", "Eve@Vendor.example", "--data", "pd"], cwd)
+    expect(created).toMatchObject({ code: 0, stderr: "" })
+    expect(created.stdout).toMatch(/^created staff account eve@vendor\.example; one-time password: \S{20}$/m)
+    const twice = await runCli(["portal", "admin", "create", "--email", "eve@vendor.example", "--data", "pd"], cwd)
+    expect(twice.code).toBe(1)
+    expect(twice.stderr).toMatch(/^EMAIL_TAKEN: /m)
   })
 })

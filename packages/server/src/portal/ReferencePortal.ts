@@ -2,9 +2,10 @@
 import { createServer } from "node:http"
 import { FileSystem, HttpIncomingMessage, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse, Path } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { PortalClient, type Sqlite } from "@exekra/core"
+import { PortalClient } from "@exekra/core"
 import { Clock, Effect, Option, ParseResult, Schema, type Scope } from "effect"
-import { FILENAME, make as makeStore, PortalStore, type RecordedPing } from "./PortalStore.js"
+import * as DataFiles from "../internal/dataFiles.js"
+import { FILENAME, makeAt, parseLocation, PortalStore, type PortalStoreError, type RecordedPing } from "./PortalStore.js"
 
 /** Where the reference Portal listens unless told otherwise. */
 export const DEFAULT_HOST = "127.0.0.1"
@@ -55,6 +56,9 @@ const problemKinds: Record<PortalProblemCode, readonly [status: number, title: s
   INTERNAL_ERROR: [500, "Internal error"]
 }
 
+/** The HTTP status of a problem code. */
+export const problemStatus = (code: PortalProblemCode): number => problemKinds[code][0]
+
 /** A request the Portal refused or could not serve; sent as `application/problem+json` with `code`, `title` and `detail`. */
 export class PortalProblem extends Schema.TaggedError<PortalProblem>("@exekra/server/PortalProblem")("PortalProblem", {
   code: PortalProblemCode,
@@ -94,7 +98,11 @@ export const pingJson = (ping: RecordedPing) => ({
 
 const invalidBody = (message: string) => new PortalProblem({ code: "VALIDATION_REQUEST_INVALID", message })
 
-const validate = (strict: boolean) =>
+/**
+ * Answer `POST /api/v1/validations` from the store in context: read the body within 16 KiB, refuse anything but the
+ * three fields, decide and record the answer. Shared by this reference Portal and the Customer Portal.
+ */
+export const validate = (strict: boolean) =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const store = yield* PortalStore
@@ -152,7 +160,7 @@ export const makeApp = (options: { readonly strict: boolean }) =>
     Effect.catchTags({
       PortalProblem: (problem) => Effect.succeed(problemResponse(problem)),
       RouteNotFound: (e) => Effect.succeed(problemResponse(new PortalProblem({ code: "NOT_FOUND", message: `${e.request.method} ${e.request.url} is not a Portal route.` }))),
-      SqliteError: (e) =>
+      PortalStoreError: (e) =>
         Effect.as(Effect.logError(e.message), problemResponse(new PortalProblem({ code: e.code, message: e.message }))),
       HttpBodyError: (e) => Effect.die(e)
     }),
@@ -175,6 +183,8 @@ export interface Options {
   readonly port?: number
   /** Answer `unknown` for licenses never registered (default: they are `valid` unless revoked). */
   readonly strict?: boolean
+  /** Where the store lives: a `postgres://` URL, or a SQLite file; default `portal.sqlite` in `dataDir`. */
+  readonly store?: string | undefined
 }
 
 /** A running Portal. */
@@ -183,23 +193,36 @@ export interface Running {
   readonly url: string
   readonly host: string
   readonly port: number
-  /** The database file. */
+  /** The database: its file, or `postgres://host:port/database`. */
   readonly database: string
 }
 
 /**
- * Open the Portal's store in `dataDir`. With `create`, make the directory if missing; without, fail
- * with PORTAL_DATA_MISSING when there is no database yet (for commands that only read).
+ * Open the Portal's store: `options.store` when given (a `postgres://` URL selects PostgreSQL, anything else is a
+ * SQLite file), else `portal.sqlite` in `dataDir`. For the SQLite file in `dataDir`: with `create`, make the directory
+ * if missing; without, fail with PORTAL_DATA_MISSING when there is no database yet (for commands that only read).
+ * `location` is how messages name the store: the file, or `postgres://host:port/database` (never the password).
  */
 export const openStore = (
   dataDir: string,
-  options: { readonly create: boolean }
-): Effect.Effect<PortalStore.Service & { readonly filename: string }, ReferencePortalError | Sqlite.SqliteError, Scope.Scope | FileSystem.FileSystem | Path.Path> =>
+  options: { readonly create: boolean; readonly store?: string | undefined }
+): Effect.Effect<PortalStore.Service & { readonly location: string }, ReferencePortalError | PortalStoreError, Scope.Scope | FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    if (options.store !== undefined && options.store.trim() !== "") {
+      const location = parseLocation(options.store.trim())
+      if (location.engine === "postgres") return yield* makeAt(location)
+      return yield* makeAt({ engine: "sqlite", filename: yield* sqliteFile(location.filename, options.create) })
+    }
+    return yield* makeAt({ engine: "sqlite", filename: yield* sqliteFile((yield* Path.Path).join(dataDir, FILENAME), options.create) })
+  })
+
+/** The SQLite file, its directory made (0700) when `create`; PORTAL_DATA_MISSING when not `create` and there is no file. */
+const sqliteFile = (filename: string, create: boolean): Effect.Effect<string, ReferencePortalError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const filename = (yield* Path.Path).join(dataDir, FILENAME)
-    if (options.create) {
-      yield* fs.makeDirectory(dataDir, { recursive: true }).pipe(
+    const dataDir = (yield* Path.Path).dirname(filename)
+    if (create) {
+      yield* fs.makeDirectory(dataDir, { recursive: true, mode: DataFiles.DIRECTORY_MODE }).pipe(
         Effect.mapError(
           (e) => new ReferencePortalError({ code: "PORTAL_DATA_UNWRITABLE", message: `Cannot create the data directory ${dataDir} (${e.message}): check the path and its permissions.` })
         )
@@ -207,11 +230,10 @@ export const openStore = (
     } else if (!(yield* fs.exists(filename).pipe(Effect.orElseSucceed(() => false)))) {
       return yield* new ReferencePortalError({
         code: "PORTAL_DATA_MISSING",
-        message: `There is no Portal database at ${filename}: pass the --data directory the Portal runs with.`
+        message: `There is no Portal database at ${filename}: pass the --data directory (or --store) the Portal runs with.`
       })
     }
-    const store = yield* makeStore({ filename })
-    return { ...store, filename }
+    return filename
   })
 
 const formatUrl = (host: string, port: number): string => `http://${host.includes(":") ? `[${host}]` : host}:${port}`
@@ -229,7 +251,7 @@ const formatUrl = (host: string, port: number): string => `http://${host.include
  *   yield* Console.log(`Portal at ${portal.url}`)
  * }).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
  */
-export const start = (options: Options): Effect.Effect<Running, ReferencePortalError | Sqlite.SqliteError, Scope.Scope | FileSystem.FileSystem | Path.Path> =>
+export const start = (options: Options): Effect.Effect<Running, ReferencePortalError | PortalStoreError, Scope.Scope | FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
     const host = options.host ?? DEFAULT_HOST
     const port = options.port ?? DEFAULT_PORT
@@ -238,7 +260,7 @@ export const start = (options: Options): Effect.Effect<Running, ReferencePortalE
     }
     if (host.trim() === "") return yield* new ReferencePortalError({ code: "PORTAL_OPTIONS_INVALID", message: "The host must not be empty." })
     // The store opens before the server and so closes after it: no request ever finds it closed.
-    const store = yield* openStore(options.dataDir, { create: true })
+    const store = yield* openStore(options.dataDir, { create: true, store: options.store })
     const server = yield* NodeHttpServer.make(() => createServer(), { host, port }).pipe(
       Effect.mapError(
         (e) =>
@@ -255,5 +277,5 @@ export const start = (options: Options): Effect.Effect<Running, ReferencePortalE
     const address = server.address
     // NodeHttpServer.make only listens on TCP here (host and port given), never on a socket path.
     const bound = address._tag === "TcpAddress" ? address : { hostname: host, port }
-    return { url: formatUrl(bound.hostname, bound.port), host: bound.hostname, port: bound.port, database: store.filename }
+    return { url: formatUrl(bound.hostname, bound.port), host: bound.hostname, port: bound.port, database: store.location }
   })
