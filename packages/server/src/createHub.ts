@@ -8,7 +8,9 @@ import { HubCallError, HubOptionsError } from "./EmbedError.js"
 import * as HubApi from "./http/HubApi.js"
 import * as Hub from "./Hub.js"
 import * as LicenseHandler from "./LicenseHandler.js"
+import * as Leases from "./Leases.js"
 import * as LicenseRuntime from "./LicenseRuntime.js"
+import * as Metrics from "./metrics/Metrics.js"
 import * as DataFiles from "./internal/dataFiles.js"
 
 export { AdmissionError } from "@exekra/core/Admission"
@@ -71,6 +73,27 @@ export interface HubOptions {
   readonly portalUrl?: string | undefined
   /** How {@link EmbeddedHub.handler} serves the Hub's API and pages. */
   readonly http?: HttpOptions | undefined
+  /**
+   * Principal leases to set at start, per cap (off by default): principals must heartbeat ({@link EmbeddedHub.heartbeat})
+   * within `leaseSeconds` (60 or more) or they are culled; a culled one returns within `reviveSeconds` if a slot is free.
+   * An admin may change them later on the License page.
+   */
+  readonly leases?: Partial<Record<Cap.Cap, Leases.LeaseInput>> | undefined
+  /** Expose the Hub's Prometheus registry as {@link EmbeddedHub.metrics}, for your own `/metrics`. Default false. */
+  readonly metrics?: boolean | undefined
+}
+
+/** What a heartbeat answers, as `POST /api/caps/{cap}/principals/{id}/heartbeat` does. */
+export type Heartbeat = typeof HubApi.HeartbeatAnswer.Encoded
+
+/** The Hub's metrics, for a vendor's own scrape endpoint. */
+export interface HubMetrics {
+  /** The prom-client registry of the Hub's series. */
+  readonly registry: Metrics.Metrics.Service["registry"]
+  /** The registry in the Prometheus text format, as `GET /metrics` answers. */
+  readonly text: () => Promise<string>
+  /** The text format's media type. */
+  readonly contentType: string
 }
 
 /** A principal as the Hub API shows it: `admittedAt` is an ISO-8601 UTC timestamp. */
@@ -125,6 +148,11 @@ export interface EmbeddedHub {
   readonly acquire: (cap: Cap.Cap, id: string, options?: { readonly name?: string | undefined; readonly actor?: string | undefined }) => Promise<Acquired>
   /** Free a principal's slot and forget it; true if it held a record. */
   readonly release: (cap: Cap.Cap, id: string, options?: { readonly actor?: string | undefined }) => Promise<boolean>
+  /**
+   * A principal's heartbeat on a cap with a lease: renews its lease, or re-admits it within the revive window when a slot
+   * is free. Rejects with an `AdmissionError` (`CAP_LIMIT_REACHED`, `PRINCIPAL_NOT_ADMITTED`, …).
+   */
+  readonly heartbeat: (cap: Cap.Cap, id: string, options?: { readonly actor?: string | undefined }) => Promise<Heartbeat>
   /** Free a principal's slot but keep its record (shown as deactivated); true if it held a record. */
   readonly deactivate: (cap: Cap.Cap, id: string, options?: { readonly actor?: string | undefined }) => Promise<boolean>
   /** May an admitted principal work now? Synchronous and in memory: call it on every request. */
@@ -145,13 +173,15 @@ export interface EmbeddedHub {
   readonly dev: { readonly licensePath: string; readonly email: string } | undefined
   /** The Enforcer the hub's calls run on: what `licenseGate({ hub, … })` of `@exekra/plugins` uses. */
   readonly enforcer: Admission.Enforcer
+  /** The Hub's Prometheus registry when created with `metrics: true`; otherwise undefined. */
+  readonly metrics: HubMetrics | undefined
   /** Stop the timers and the handler and close the store; afterwards every call fails with `HUB_CLOSED`. */
   readonly close: () => Promise<void>
 }
 
 // ---- options ------------------------------------------------------------------------------------
 
-const KNOWN: ReadonlySet<string> = new Set(["dataDir", "publicKeys", "version", "store", "portalUrl", "http"])
+const KNOWN: ReadonlySet<string> = new Set(["dataDir", "publicKeys", "version", "store", "portalUrl", "http", "leases", "metrics"])
 const KNOWN_HTTP: ReadonlySet<string> = new Set(["prefix", "maxBodyBytes", "secureCookies", "trustProxy", "requestTimeout"])
 
 const invalid = (option: string, message: string, cause?: unknown) => new HubOptionsError({ code: "HUB_OPTIONS_INVALID", option, message, cause })
@@ -193,8 +223,31 @@ const checkOptions = (options: HubOptions): HubOptionsError | undefined => {
     const bad = LicenseHandler.checkOptions(http)
     if (bad !== undefined) return invalid(`http.${bad.option}`, `http.${bad.message}`)
   }
+  if (options.metrics !== undefined && typeof options.metrics !== "boolean") return invalid("metrics", `metrics must be true or false, got ${show(options.metrics)}.`)
+  const leases = options.leases
+  if (leases !== undefined) {
+    if (typeof leases !== "object" || leases === null) return invalid("leases", `leases must be an object by cap, e.g. { unattended: { leaseSeconds: 600 } }; got ${show(leases)}.`)
+    for (const [cap, input] of Object.entries(leases)) {
+      if (!Cap.isCap(cap)) return invalid(`leases.${cap}`, `leases takes the caps ${Cap.all.join(", ")}, got "${cap}".`)
+      if (typeof input !== "object" || input === null) return invalid(`leases.${cap}`, `leases.${cap} must be { leaseSeconds, reviveSeconds? }, got ${show(input)}.`)
+      const checked = Leases.validate(cap, input as Leases.LeaseInput)
+      if (Either.isLeft(checked)) {
+        const field = checked.left.code === "LEASE_INVALID" && (input as Leases.LeaseInput).reviveSeconds !== undefined ? "reviveSeconds" : "leaseSeconds"
+        return invalid(`leases.${cap}.${field}`, checked.left.message, checked.left)
+      }
+    }
+  }
   return undefined
 }
+
+/** The validated lease settings of the options, in cap order. */
+const leaseSettings = (options: HubOptions): ReadonlyArray<Leases.LeaseSetting> =>
+  Cap.all.flatMap((cap) => {
+    const input = options.leases?.[cap]
+    if (input === undefined) return []
+    const checked = Leases.validate(cap, input)
+    return Either.isRight(checked) ? [checked.right] : []
+  })
 
 // A key given as text: PEM armour means the key itself, anything else a file path.
 const isPem = (text: string): boolean => /-----BEGIN [A-Z ]*KEY-----/.test(text)
@@ -281,19 +334,30 @@ export const createHub = async (options: HubOptions): Promise<EmbeddedHub> => {
   const { publicKeys, dev } = settle(await Effect.runPromiseExit(resolveKeys(options)))
 
   const services = ManagedRuntime.make(
-    Hub.services({ dataDir: options.dataDir, store: options.store, publicKeys, version: options.version, portalUrl: options.portalUrl })
+    Hub.services({
+      dataDir: options.dataDir,
+      store: options.store,
+      publicKeys,
+      version: options.version,
+      portalUrl: options.portalUrl,
+      leases: leaseSettings(options)
+    })
   )
   const exit = await services.runPromiseExit(LicenseRuntime.LicenseRuntime)
   if (Exit.isFailure(exit)) await services.dispose()
   const runtime = settle(exit)
 
   const inner = LicenseHandler.createLicenseHandler(services, options.http ?? {})
+  const registry = options.metrics === true ? (await services.runPromise(Metrics.Metrics)).registry : undefined
+  const metrics: HubMetrics | undefined =
+    registry === undefined ? undefined : Object.freeze({ registry, text: () => registry.metrics(), contentType: registry.contentType })
   let closed = false
   const listeners = new Set<(event: HubEvent) => void | PromiseLike<void>>()
 
   const encodeEvent = Schema.encode(HubApi.HubEvent)
   const encodeSummary = Schema.encode(HubApi.LicenseSummary)
   const encodePrincipal = Schema.encode(HubApi.Principal)
+  const encodeHeartbeat = Schema.encode(HubApi.HeartbeatAnswer)
   const logListenerFailure = (error: unknown) =>
     services.runFork(Effect.logError("A createHub subscriber failed; the other subscribers still got the event.", error))
 
@@ -364,6 +428,14 @@ export const createHub = async (options: HubOptions): Promise<EmbeddedHub> => {
           )
         )
       ),
+    heartbeat: (cap, id, opts) =>
+      withArguments(cap, id, () =>
+        run(
+          Effect.flatMap(runtime.heartbeat(cap, id, { actor: opts?.actor ?? "host" }), (beat) =>
+            encodeHeartbeat({ principal: beat.principal, revived: beat.revived, leaseEndsAt: beat.leaseEndsAt, used: beat.used })
+          )
+        )
+      ),
     release: (cap, id, opts) => withArguments(cap, id, () => run(runtime.release(cap, id, { actor: opts?.actor ?? "host" }))),
     deactivate: (cap, id, opts) => withArguments(cap, id, () => run(runtime.deactivate(cap, id, { actor: opts?.actor ?? "host" }))),
     check: (cap, id) => {
@@ -387,6 +459,7 @@ export const createHub = async (options: HubOptions): Promise<EmbeddedHub> => {
     handler,
     dev: dev === undefined ? undefined : Object.freeze({ licensePath: dev.licensePath, email: dev.email }),
     enforcer: runtime,
+    metrics,
     close
   } satisfies EmbeddedHub)
 }

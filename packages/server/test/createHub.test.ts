@@ -282,6 +282,33 @@ describe("createHub", () => {
     }
   })
 
+  it("heartbeat renews a leased principal's lease; an unknown principal is refused with PRINCIPAL_NOT_ADMITTED", async () => {
+    const hub = await start({ leases: { unattended: { leaseSeconds: 600, reviveSeconds: 60 } } })
+    await activate(hub)
+    const summary = await hub.summary()
+    expect(summary.caps.unattended.lease).toMatchObject({ leaseSeconds: 600, reviveSeconds: 60 })
+    await hub.acquire("unattended", "runner-1")
+    const beat = await hub.heartbeat("unattended", "runner-1")
+    expect(beat).toMatchObject({ revived: false, used: 1, principal: { id: "runner-1", status: "active" } })
+    // The lease runs ten minutes from this heartbeat.
+    expect(Date.parse(beat.leaseEndsAt!) - Date.now()).toBeGreaterThan(590_000)
+    const denied = await rejection(hub.heartbeat("unattended", "runner-9"))
+    expect(denied).toBeInstanceOf(AdmissionError)
+    expect(denied).toMatchObject({ code: "PRINCIPAL_NOT_ADMITTED", cap: "unattended" })
+  })
+
+  it("metrics: true exposes the Hub's Prometheus registry, whose series agree with summary()", async () => {
+    const hub = await start({ metrics: true })
+    await activate(hub)
+    await hub.acquire("unattended", "runner-1")
+    expect(hub.metrics).toBeDefined()
+    const text = await hub.metrics!.text()
+    expect(hub.metrics!.contentType).toMatch(/^text\/plain/)
+    expect(text).toMatch(/^exekra_cap_used\{cap="unattended"\} 1$/m)
+    expect(text).toMatch(/^exekra_cap_limit\{cap="unattended"\} 2$/m)
+    expect((await start()).metrics).toBeUndefined()
+  })
+
   it("bad options reject with a HubOptionsError naming the option and saying how to fix it", async () => {
     const dir = tempDir()
     writeFileSync(join(dir, "bad.pub"), "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
@@ -301,6 +328,9 @@ describe("createHub", () => {
       [{ ...base, http: { requestTimeout: -1 } }, "http.requestTimeout", /milliseconds/],
       [{ ...base, http: { trustproxy: true } }, "http.trustproxy", /Unknown option/],
       [{ ...base, datadir: "x" }, "datadir", /Unknown option "datadir"/],
+      [{ ...base, leases: { unattended: { leaseSeconds: 30 } } }, "leases.unattended.leaseSeconds", /60/],
+      [{ ...base, leases: { runners: { leaseSeconds: 600 } } }, "leases.runners", /takes the caps/],
+      [{ ...base, metrics: "yes" }, "metrics", /true or false/],
       [null, "options", /options object/]
     ]
     for (const [options, option, message] of cases) {
