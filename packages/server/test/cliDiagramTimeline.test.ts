@@ -73,6 +73,14 @@ describe("diagram", () => {
       expect((yield* run(["diagram", "--format", "svg", "validation"])).stdout).toContain("<title>pinging</title>")
     })
   )
+
+  it.effect("draws a principal's lease machine", () =>
+    Effect.gen(function* () {
+      const { result, stdout } = yield* run(["diagram", "lease"])
+      expect(result._tag).toBe("Right")
+      for (const state of ["active", "expired"]) expect(stdout).toContain(`state "${state}"`)
+    })
+  )
 })
 
 describe("timeline", () => {

@@ -15,7 +15,7 @@ export const descriptions = {
   inspect: "Print a license's payload and check its signature against a public key.",
   serve: "Run the Hub license server: activation screen, License page and HTTP API.",
   portal: "Run the Customer Portal (customers, licenses, downloads, trials, validation pings), or administer its data.",
-  diagram: "Draw the cap, activation or validation machine (Mermaid, DOT or SVG), generated from the machine itself.",
+  diagram: "Draw the cap, activation, validation or lease machine (Mermaid, DOT or SVG), generated from the machine itself.",
   timeline: "Show each cap's states over time for a license: expiring, grace and limited at their exact instants."
 } as const
 
