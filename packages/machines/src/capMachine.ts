@@ -11,7 +11,8 @@ import {
   install,
   type PendingLicense,
   type Reason,
-  settle
+  settle,
+  stage
 } from "./evaluate.js"
 
 /** Everything a cap machine knows: recorded facts, the observed clock, and why it is in its state. */
@@ -107,7 +108,7 @@ export const capMachine = setup({
     install: assign(({ context }, params: { readonly license: CapTerms | null }) =>
       install(context, params.license, evaluationInstant(context))
     ),
-    stage: assign(({ context }, params: PendingLicense) => settle({ ...context, pending: params }, evaluationInstant(context))),
+    stage: assign(({ context }, params: PendingLicense) => stage(context, params, evaluationInstant(context))),
     // The earliest failure wins: only a success starts the count again.
     recordFailure: assign(({ context }, params: { readonly failingSince: number }) => ({
       failingSince: Math.min(context.failingSince ?? params.failingSince, params.failingSince)

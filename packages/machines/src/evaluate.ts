@@ -99,17 +99,27 @@ const sameFile = (a: CapTerms, b: CapTerms): boolean => a.licenseId === b.licens
 
 /**
  * Install terms at instant `at`, replacing any pending license. It is a renewal when both the old and the new
- * terms grant the cap; re-installing the same file changes nothing, so it cannot restart validation grace.
+ * terms grant the cap. Re-installing the same file changes nothing: it cannot restart validation grace, and it
+ * keeps a pending license, since uploading the installed file again must not cancel a renewal already staged.
  */
 export const install = <F extends CapFacts>(facts: F, license: CapTerms | null, at: number): F => {
-  if (facts.license !== null && license !== null && sameFile(facts.license, license)) return { ...facts, license, pending: null }
+  if (facts.license !== null && license !== null && sameFile(facts.license, license)) return facts
   const renewal = grants(facts.license) && grants(license)
   return { ...facts, license, installedAt: at, renewedAt: renewal ? at : null, pending: null }
 }
 
+/**
+ * Stage a future-dated license at instant `at`, replacing any pending one. One whose `notBefore` has already passed
+ * is installed as of its `notBefore` instead: the installed file uploaded again that way keeps a pending license too.
+ */
+export const stage = <F extends CapFacts>(facts: F, pending: PendingLicense, at: number): F =>
+  pending.notBefore <= at ? install(facts, pending.license, pending.notBefore) : { ...facts, pending }
+
 /** Let a pending license take over once `at` reaches its `notBefore`; it takes effect as of `notBefore`. */
 export const settle = <F extends CapFacts>(facts: F, at: number): F =>
-  facts.pending !== null && facts.pending.notBefore <= at ? install(facts, facts.pending.license, facts.pending.notBefore) : facts
+  facts.pending !== null && facts.pending.notBefore <= at
+    ? install({ ...facts, pending: null }, facts.pending.license, facts.pending.notBefore)
+    : facts
 
 type Verdict = { readonly state: "active" | "expiring" | "grace" | "limited"; readonly reason: Reason; readonly endsAt: number | null }
 

@@ -7,6 +7,7 @@ import { type ActivationEvent, type ActivationInput, activationMachine, type Act
 import { type CapEvent, type CapInput, capMachine, type CapSnapshot, capView } from "./capMachine.js"
 import { describeMachine } from "./diagram.js"
 import { capTerms, nextDeadline, type Reason } from "./evaluate.js"
+import { type LeaseAnswer, leaseDeadline, type LeaseEvent, type LeaseInput, leaseMachine, type LeaseSnapshot } from "./leaseMachine.js"
 import { type ValidationEvent, type ValidationInput, validationMachine, type ValidationSnapshot } from "./validationMachine.js"
 
 /** One event of a path and what the model says must hold after it. */
@@ -124,6 +125,19 @@ export const capScenario = {
     notBefore: new Date(at(85)),
     caps: { unattended: { limit: 8, expiresAt: new Date(at(400)) } }
   } satisfies License.LicensePayload as License.LicensePayload,
+  /**
+   * A second future-dated license, taking over on day 120 (the day the first license expires) with limit 6 until day
+   * 460. Issued the day the zero-limit and cap-less ones were (day 59): a Hub stages it under any license but the
+   * renewal, and no file a Hub installs after it is older. (A Hub keeps a staged file when an older one is installed;
+   * a cap cannot tell, as its terms are null when a file does not grant it.)
+   */
+  successor: {
+    ...basePayload,
+    licenseId: "model-successor",
+    issuedAt: new Date(at(59)),
+    notBefore: new Date(at(120)),
+    caps: { unattended: { limit: 6, expiresAt: new Date(at(460)) } }
+  } satisfies License.LicensePayload as License.LicensePayload,
   /** A license that grants the cap nothing (limit 0). */
   zero: {
     ...basePayload,
@@ -156,6 +170,18 @@ export const capSamples: ReadonlyArray<Sample<CapEvent>> = [
     name: "stage future-dated license",
     event: { type: "LICENSE_STAGED", now: at(5), notBefore: at(85), license: terms(capScenario.next) },
     payload: capScenario.next
+  },
+  // The successor uploaded the day the future-dated license takes over (renewed by then if it was staged), and during
+  // the first license's expiry warning; on a cap the zero-limit or cap-less license left unactivated, either one.
+  {
+    name: "stage successor license on takeover day",
+    event: { type: "LICENSE_STAGED", now: at(85) + 12 * HOUR, notBefore: at(120), license: terms(capScenario.successor) },
+    payload: capScenario.successor
+  },
+  {
+    name: "stage successor license in expiry warning",
+    event: { type: "LICENSE_STAGED", now: at(95), notBefore: at(120), license: terms(capScenario.successor) },
+    payload: capScenario.successor
   },
   { name: "tick day 1", event: { type: "TICK", now: at(1) } },
   { name: "tick end of validation grace", event: { type: "TICK", now: at(40) } },
@@ -317,6 +343,60 @@ export const validationModelPaths = (): ReadonlyArray<ModelPath<ValidationEvent,
     samples: validationSamples,
     abstract: (s) => JSON.stringify([s.value, Math.min(s.context.consecutiveFailures, 8), s.context.lastStatus, s.context.lastSuccessAt !== null]),
     expect: validationExpectation
+  })
+
+/** How the lease model's actor starts: a principal not yet admitted to a cap without a lease, a second before T0. */
+export const leaseInput: LeaseInput = { now: T0 - 1_000 }
+
+const SECOND = 1_000
+
+/**
+ * The sample events of the lease model: a 60 s lease with a 30 s revive window, a principal admitted at 1 s (its lease
+ * ends at 61 s), heartbeats before, after and well after the end, with a free slot or none; later, the lease changed
+ * and turned off, and a new admission. Times only move forward on a Hub, so late samples reach what early ones cannot.
+ */
+export const leaseSamples: ReadonlyArray<Sample<LeaseEvent>> = [
+  { name: "set lease 60 s, revive 30 s", event: { type: "LEASE_SET", now: T0, leaseSeconds: 60, reviveSeconds: 30 } },
+  { name: "turn the lease off", event: { type: "LEASE_OFF", now: T0 + 2 * SECOND } },
+  { name: "admit, a slot free", event: { type: "ADMIT", now: T0 + SECOND, slotFree: true } },
+  { name: "admit, cap full", event: { type: "ADMIT", now: T0 + SECOND, slotFree: false } },
+  { name: "heartbeat at 30 s", event: { type: "HEARTBEAT", now: T0 + 30 * SECOND, slotFree: true } },
+  { name: "tick at 59 s", event: { type: "TICK", now: T0 + 59 * SECOND } },
+  { name: "tick at 95 s", event: { type: "TICK", now: T0 + 95 * SECOND } },
+  { name: "heartbeat at 71 s, a slot free", event: { type: "HEARTBEAT", now: T0 + 71 * SECOND, slotFree: true } },
+  { name: "heartbeat at 71 s, cap full", event: { type: "HEARTBEAT", now: T0 + 71 * SECOND, slotFree: false } },
+  { name: "change the lease at 100 s to 120 s, no revive", event: { type: "LEASE_SET", now: T0 + 100 * SECOND, leaseSeconds: 120, reviveSeconds: 0 } },
+  { name: "turn the lease off at 110 s", event: { type: "LEASE_OFF", now: T0 + 110 * SECOND } },
+  { name: "admit at 120 s, a slot free", event: { type: "ADMIT", now: T0 + 120 * SECOND, slotFree: true } },
+  { name: "heartbeat at 150 s", event: { type: "HEARTBEAT", now: T0 + 150 * SECOND, slotFree: true } },
+  { name: "release", event: { type: "RELEASE", now: T0 + 160 * SECOND } }
+]
+
+/** What must hold for the principal after each step. */
+export interface LeaseExpectation {
+  readonly state: "unadmitted" | "active" | "expired"
+  readonly lastAnswer: LeaseAnswer | null
+  readonly culledAt: number | null
+  /** When the principal will be culled unless it heartbeats; null when it holds no running lease. */
+  readonly deadline: number | null
+}
+
+/** The lease model's expectation for a snapshot. */
+export const leaseExpectation = (s: LeaseSnapshot): LeaseExpectation => ({
+  state: s.value,
+  lastAnswer: s.context.lastAnswer,
+  culledAt: s.value === "expired" ? s.context.culledAt : null,
+  deadline: leaseDeadline(s)
+})
+
+/** The edge-tour paths of the lease machine. */
+export const leaseModelPaths = (): ReadonlyArray<ModelPath<LeaseEvent, LeaseExpectation>> =>
+  edgeTour({
+    machine: leaseMachine,
+    input: leaseInput,
+    samples: leaseSamples,
+    abstract: (s) => JSON.stringify([s.value, s.context.leaseMs !== null, s.context.lastAnswer]),
+    expect: leaseExpectation
   })
 
 /** Covered and total counts, and what is missing. */

@@ -67,6 +67,28 @@ describe("pure transitions", () => {
     expect(again.context.renewedAt).toBeNull()
   })
 
+  it("regression (issue 16): uploading the installed file again keeps a staged renewal, as the runtime does", () => {
+    const nb = T0 + 20 * DAY
+    const next = license({ licenseId: "lic-b", issuedAt: T0 + DAY, limit: 20, ceiling: 20, expiresAt: E + 365 * DAY })
+    const staged = run([installed(), { type: "LICENSE_STAGED", now: T0 + DAY, notBefore: nb, license: next }])
+    // Re-installed, or staged again once its own notBefore (T0) has passed: either way the same file, a no-op.
+    for (const again of [
+      { type: "LICENSE_INSTALLED", now: T0 + 2 * DAY, license: license() },
+      { type: "LICENSE_STAGED", now: T0 + 2 * DAY, notBefore: T0, license: license() }
+    ] satisfies ReadonlyArray<CapEvent>) {
+      const [after] = transition(capMachine, staged, again)
+      expect(after.context.pending).toEqual({ notBefore: nb, license: next })
+      expect(after.context.installedAt).toBe(T0)
+      expect(nextDeadline(after.context)).toBe(nb)
+      const [tookOver] = transition(capMachine, after, { type: "TICK", now: nb })
+      expect(tookOver.value).toBe("renewed")
+      expect(tookOver.context).toMatchObject({ pending: null, renewedAt: nb, installedAt: nb, license: next })
+    }
+    // Another file still replaces the staged one.
+    const other = license({ licenseId: "lic-c", issuedAt: T0 + 2 * DAY, expiresAt: E + 30 * DAY })
+    expect(transition(capMachine, staged, { type: "LICENSE_INSTALLED", now: T0 + 2 * DAY, license: other })[0].context.pending).toBeNull()
+  })
+
   it("regression: a later failure report cannot restart the validation grace", () => {
     const s = run([
       installed(),

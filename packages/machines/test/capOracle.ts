@@ -31,12 +31,14 @@ const grantsSomething = (l: CapTerms | null): boolean => l !== null && l.limit !
 
 const putInForce = (w: World, license: CapTerms | null, from: number): World => {
   const unchangedFile = w.license !== null && license !== null && w.license.licenseId === license.licenseId && w.license.issuedAt === license.issuedAt
-  if (unchangedFile) return { ...w, license, staged: null }
+  // Uploading the file already in force again is a no-op: it keeps a staged renewal too.
+  if (unchangedFile) return w
   const isRenewal = grantsSomething(w.license) && grantsSomething(license)
   return { ...w, license, inForceSince: from, renewalAt: isRenewal ? from : null, staged: null }
 }
 
-const takeOverIfDue = (w: World): World => (w.staged !== null && w.staged.from <= w.latest ? putInForce(w, w.staged.license, w.staged.from) : w)
+const takeOverIfDue = (w: World): World =>
+  w.staged !== null && w.staged.from <= w.latest ? putInForce({ ...w, staged: null }, w.staged.license, w.staged.from) : w
 
 export const step = (before: World, event: CapEvent): World => {
   const observed = event.type === "CLOCK_OBSERVED" ? Math.max(event.now, event.serverTime) : event.now
@@ -46,7 +48,8 @@ export const step = (before: World, event: CapEvent): World => {
       w = putInForce(w, event.license, w.latest)
       break
     case "LICENSE_STAGED":
-      w = takeOverIfDue({ ...w, staged: { from: event.notBefore, license: event.license } })
+      // A file already valid is put in force from its notBefore, not staged (so the installed file again is a no-op).
+      w = event.notBefore <= w.latest ? putInForce(w, event.license, event.notBefore) : { ...w, staged: { from: event.notBefore, license: event.license } }
       break
     case "VALIDATION_FAILED":
       w = { ...w, portalDownSince: w.portalDownSince === null ? event.failingSince : Math.min(w.portalDownSince, event.failingSince) }

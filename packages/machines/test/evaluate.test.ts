@@ -10,7 +10,10 @@ import {
   evaluate,
   evaluateNow,
   evaluationInstant,
-  nextDeadline
+  install,
+  nextDeadline,
+  settle,
+  stage
 } from "@exekra/machines"
 import { Schema } from "effect"
 import fc from "fast-check"
@@ -127,6 +130,30 @@ describe("evaluate", () => {
     expect(evaluate(f, nb - 1)).toMatchObject({ state: "active" })
     expect(evaluate(f, nb)).toMatchObject({ state: "renewed" })
     expect(evaluate(f, E + 20 * DAY)).toMatchObject({ state: "active" })
+  })
+})
+
+describe("install, stage and settle", () => {
+  const nb = T0 + 10 * DAY
+  const next = terms({ licenseId: "lic-b", issuedAt: T0 + DAY, expiresAt: E + 365 * DAY })
+  const pending = { notBefore: nb, license: next }
+
+  it("the installed file again changes nothing, a staged license included (issue 16)", () => {
+    const f = facts({ pending })
+    expect(install(f, terms(), T0 + 2 * DAY)).toEqual(f)
+    expect(stage(f, { notBefore: T0, license: terms() }, T0 + 2 * DAY)).toEqual(f)
+  })
+
+  it("another file replaces a staged one; one already valid is installed as of its notBefore", () => {
+    const other = terms({ licenseId: "lic-c", issuedAt: T0 + 2 * DAY })
+    expect(install(facts({ pending }), other, T0 + 2 * DAY)).toMatchObject({ license: other, pending: null, installedAt: T0 + 2 * DAY, renewedAt: T0 + 2 * DAY })
+    expect(stage(facts({ pending }), { notBefore: T0 + DAY, license: other }, T0 + 2 * DAY)).toMatchObject({ license: other, pending: null, installedAt: T0 + DAY })
+    expect(stage(facts(), pending, T0 + 2 * DAY)).toEqual(facts({ pending }))
+  })
+
+  it("a staged license takes over once due, and is then no longer pending", () => {
+    expect(settle(facts({ pending }), nb - 1)).toEqual(facts({ pending }))
+    expect(settle(facts({ pending }), nb)).toEqual(facts({ license: next, installedAt: nb, renewedAt: nb }))
   })
 })
 
