@@ -116,9 +116,12 @@ export const fromDomain = (error: DomainError): HttpProblem => {
   }
 }
 
-/** Generic sentence of a 500: nothing about the internals reaches the client. */
-export const internalError = (): HttpProblem =>
-  make(500, "INTERNAL_ERROR", "The Hub hit an unexpected error. Try again; if it keeps happening, the Hub's log has the details.")
+/**
+ * Generic sentence of a 500: nothing about the internals reaches the client. `product` is the server that answers,
+ * as the sentence names it ("Hub", the default, or "Portal": both use this module).
+ */
+export const internalError = (product: string = "Hub"): HttpProblem =>
+  make(500, "INTERNAL_ERROR", `The ${product} hit an unexpected error. Try again; if it keeps happening, the ${product}'s log has the details.`)
 
 /** What a 503 for an unavailable store asks clients to wait before retrying. */
 export const STORE_RETRY_AFTER_SECONDS = 2

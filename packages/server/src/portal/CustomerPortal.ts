@@ -107,7 +107,7 @@ export const appLayer = HttpApiBuilder.serve().pipe(
   Layer.provide(
     Layer.merge(
       Layer.mergeAll(
-        HttpApiBuilder.middleware(Api, Effect.map(HubHttpOptions.HubHttpOptions, (settings) => requestProblems.middleware(settings))),
+        HttpApiBuilder.middleware(Api, Effect.map(HubHttpOptions.HubHttpOptions, (settings) => requestProblems.middleware(settings, "Portal"))),
         HttpApiBuilder.middlewareOpenApi({ path: openApiPath })
       ).pipe(Layer.provideMerge(HttpApiBuilder.api(Api).pipe(Layer.provide(handlers.groups), Layer.provide(handlers.authorizationLayer)))),
       PortalPages.layer

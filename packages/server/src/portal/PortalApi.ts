@@ -3,10 +3,10 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchem
 import { Cap, License } from "@exekra/core"
 import { Context, Schema } from "effect"
 import { Instant, TokenName } from "../http/HubApi.js"
+import { problemsOnly } from "../http/internal/openApiProblems.js"
 import * as Problem from "../http/Problem.js"
 import type { Caller } from "./PortalAuth.js"
 import { codesWithStatus } from "./PortalError.js"
-import { problemsOnly } from "./internal/openApi.js"
 
 /** Name of the Portal's session cookie: not the Hub's, so a Hub and a Portal on one host keep their sessions apart. */
 export const cookieName = "exekra_portal_session"
@@ -415,7 +415,7 @@ export class Api extends HttpApi.make("exekra-portal")
       version: "1",
       description:
         "The vendor's Customer Portal: customers, licenses (signed .lic files), trials and the Hubs' validation pings. Authenticate with a session (cookie or bearer) or an API token. Errors are application/problem+json with a stable `code`.",
-      transform: problemsOnly
+      transform: problemsOnly("The request is malformed (INVALID_REQUEST).")
     })
   ) {}
 

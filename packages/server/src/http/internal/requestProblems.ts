@@ -152,7 +152,7 @@ const holdBody = (request: HttpServerRequest.HttpServerRequest) => {
  * the request timeout, and turn decode errors, unknown routes, unreadable bodies and defects into problems. Typed
  * problems pass through to the API's own encoder, so every error body has one shape.
  */
-export const middleware = (settings: Pick<HubHttpOptions.Settings, "maxBodyBytes" | "requestTimeout">) => (app: HttpApp.Default): HttpApp.Default<Problem.HttpProblem> => {
+export const middleware = (settings: Pick<HubHttpOptions.Settings, "maxBodyBytes" | "requestTimeout">, product = "Hub") => (app: HttpApp.Default): HttpApp.Default<Problem.HttpProblem> => {
   const maxBytes = settings.maxBodyBytes
   return Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -173,7 +173,7 @@ export const middleware = (settings: Pick<HubHttpOptions.Settings, "maxBodyBytes
       const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
       const problem = translate(error, maxBytes)
       if (problem !== undefined) return Effect.zipRight(problemHeaders(problem), Effect.fail(problem))
-      return Effect.zipRight(Effect.logError("Unhandled failure in the Hub API", cause), Effect.fail(Problem.internalError()))
+      return Effect.zipRight(Effect.logError(`Unhandled failure in the ${product} API`, cause), Effect.fail(Problem.internalError(product)))
     })
   )
 }

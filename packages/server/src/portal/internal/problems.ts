@@ -12,8 +12,7 @@ export const fromPortal = (error: PortalError): Problem.HttpProblem =>
   new Problem.HttpProblem({ status: statusOf[error.code], code: error.code, message: error.message, retryAfterSeconds: error.retryAfterSeconds })
 
 /** Generic sentence of a 500: nothing about the internals reaches the client. */
-export const internalError = (): Problem.HttpProblem =>
-  Problem.make(500, "INTERNAL_ERROR", "The Portal hit an unexpected error. Try again; if it keeps happening, the Portal's log has the details.")
+export const internalError = (): Problem.HttpProblem => Problem.internalError("Portal")
 
 /** A store failure: logged with its cause; the client learns only whether retrying may help. */
 export const fromStore = (error: PortalStoreError): Effect.Effect<never, Problem.HttpProblem> =>
