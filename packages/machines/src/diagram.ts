@@ -6,6 +6,12 @@ import type { AnyStateMachine, AnyTransitionDefinition } from "xstate"
 export interface DiagramOptions {
   /** A state key (or dotted path) to mark as the current state. */
   readonly highlight?: string
+  /**
+   * What to draw: `"all"` (default) every state and transition; `"outgoing"` only the highlighted state, the
+   * transitions out of it and the states they reach (see `outgoingOf`), the legible part of a dense machine.
+   * Without a highlight that names a state, everything is drawn.
+   */
+  readonly scope?: "all" | "outgoing"
 }
 
 /** One drawable transition. */
@@ -91,13 +97,51 @@ export const describeMachine = (machine: AnyStateMachine): DiagramModel => {
 const resolveHighlight = (model: DiagramModel, highlight: string | undefined): string | undefined =>
   highlight === undefined ? undefined : model.states.find((s) => s.id === highlight || s.key === highlight)?.id
 
+const isWithin = (id: string, ancestor: string): boolean => id === ancestor || id.startsWith(`${ancestor}.`)
+
+/**
+ * The part of a model around one state (its dotted id): that state, the transitions that leave it (its ancestors'
+ * included, since they leave it too, and drawn from the state itself) and the states they reach, with the compound
+ * states around them. No start marker, no notes. A model without that state is returned unchanged.
+ *
+ * @example
+ * import { capMachine, describeMachine, outgoingOf } from "@exekra/machines"
+ *
+ * // The five states an active cap can move to.
+ * export const next = outgoingOf(describeMachine(capMachine), "active").edges.map((edge) => edge.to)
+ */
+export const outgoingOf = (model: DiagramModel, state: string): DiagramModel => {
+  if (!model.states.some((s) => s.id === state)) return model
+  const edges = model.edges.filter((e) => isWithin(state, e.from)).map((e) => ({ ...e, from: state }))
+  const byId = new Map(model.states.map((s) => [s.id, s]))
+  const kept = new Set<string>()
+  const keep = (id: string): void => {
+    if (kept.has(id)) return
+    kept.add(id)
+    const found = byId.get(id)
+    if (found === undefined) return
+    // A state is drawn inside its parents; an edge into a compound state ends at the state it starts in.
+    if (found.parent !== null) keep(found.parent)
+    const inner = found.initial ?? model.states.find((s) => s.parent === id)?.id
+    if (inner !== undefined) keep(inner)
+  }
+  keep(state)
+  for (const edge of edges) keep(edge.to)
+  return { ...model, states: model.states.filter((s) => kept.has(s.id)), initial: null, edges, internal: [] }
+}
+
+const scoped = (model: DiagramModel, options: DiagramOptions): DiagramModel => {
+  const current = resolveHighlight(model, options.highlight)
+  return options.scope === "outgoing" && current !== undefined ? outgoingOf(model, current) : model
+}
+
 // Mermaid ids may not contain dots; labels may not contain its separators.
 const mermaidId = (id: string): string => id.replace(/[^A-Za-z0-9_]/g, "_")
 const mermaidText = (s: string): string => s.replace(/[:;#\n]/g, " ")
 
 /** The machine as a Mermaid `stateDiagram-v2`. */
 export const toMermaid = (machine: AnyStateMachine, options: DiagramOptions = {}): string => {
-  const model = describeMachine(machine)
+  const model = scoped(describeMachine(machine), options)
   const lines: Array<string> = ["stateDiagram-v2"]
   const renderStates = (parent: string | null, indent: string): void => {
     const parentState = model.states.find((s) => s.id === parent)
@@ -137,7 +181,7 @@ const dotString = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"
 
 /** The machine as a Graphviz DOT digraph; eventless (`always`) transitions are dashed. */
 export const toDot = (machine: AnyStateMachine, options: DiagramOptions = {}): string => {
-  const model = describeMachine(machine)
+  const model = scoped(describeMachine(machine), options)
   const current = resolveHighlight(model, options.highlight)
   const lines: Array<string> = [
     `digraph ${dotString(model.id)} {`,
@@ -156,10 +200,14 @@ export const toDot = (machine: AnyStateMachine, options: DiagramOptions = {}): s
   const edgeLine = (from: string, to: string, attributes: ReadonlyArray<string>): string => {
     const [tail, head] = [leafOf(from), leafOf(to)]
     // A loop on a cluster is drawn as a loop on its leaf: clipping both ends at the same cluster leaves nothing to draw.
+    // Nor is an end clipped at a cluster that holds the other end (a state leaving for a compound state around it).
     const clip =
       from === to
         ? []
-        : [...(tail === from ? [] : [`ltail=${dotString(`cluster_${from}`)}`]), ...(head === to ? [] : [`lhead=${dotString(`cluster_${to}`)}`])]
+        : [
+            ...(tail === from || isWithin(head, from) ? [] : [`ltail=${dotString(`cluster_${from}`)}`]),
+            ...(head === to || isWithin(tail, to) ? [] : [`lhead=${dotString(`cluster_${to}`)}`])
+          ]
     const list = [...clip, ...attributes]
     return `${dotString(tail)} -> ${dotString(head)}${list.length === 0 ? "" : ` [${list.join(", ")}]`}`
   }

@@ -1,6 +1,6 @@
 // Diagrams: every state and transition of each machine, always transitions included, in Mermaid, DOT and Graphviz SVG.
 import { describe, expect, it } from "@effect/vitest"
-import { activationMachine, capMachine, describeMachine, toDot, toMermaid, toSvg, validationMachine } from "@exekra/machines"
+import { activationMachine, capMachine, describeMachine, outgoingOf, toDot, toMermaid, toSvg, validationMachine } from "@exekra/machines"
 import { Effect } from "effect"
 import { assign, createMachine } from "xstate"
 import { doorMachine, escapeMachine, pairMachine } from "./diagramFixtures.js"
@@ -88,6 +88,66 @@ describe("golden renderings", () => {
       await expect(toDot(machine, { highlight })).toMatchFileSnapshot(`__golden__/${name}.highlight.dot`)
     })
   }
+})
+
+// The compact rendering of the License page: one state and the transitions out of it, legible where the whole machine is not.
+describe("outgoing scope", () => {
+  it("outgoingOf keeps a cap state, exactly its five transitions out and the states they reach", () => {
+    const model = describeMachine(capMachine)
+    for (const state of capStates) {
+      const part = outgoingOf(model, state)
+      expect(part.edges).toEqual(model.edges.filter((e) => e.from === state))
+      expect(part.edges.map((e) => e.to).sort()).toEqual(capStates.filter((s) => s !== state).sort())
+      expect(part.states.map((s) => s.id)).toEqual(capStates)
+      expect(part.initial).toBeNull()
+      expect(part.internal).toEqual([])
+    }
+    expect(outgoingOf(model, "nonsense")).toBe(model)
+  })
+
+  it("draws only the current state's transitions, without the start marker or the notes", () => {
+    const dot = toDot(capMachine, { highlight: "grace", scope: "outgoing" })
+    expect(dot.match(/ -> /g)).toHaveLength(5)
+    expect(dot.match(/^ {2}"grace" -> /gm)).toHaveLength(5)
+    expect(dot).toContain('"grace" [label="grace", class="current"')
+    expect(dot).not.toContain("__start")
+    expect(dot).not.toContain("__note")
+    const mermaid = toMermaid(capMachine, { highlight: "grace", scope: "outgoing" })
+    expect(mermaid.match(/ --> /g)).toHaveLength(5)
+    expect(mermaid).toContain("class grace current")
+    // Without a state to start from, the scope draws the whole machine.
+    expect(toDot(capMachine, { scope: "outgoing" })).toBe(toDot(capMachine))
+    expect(toDot(capMachine, { highlight: "nonsense", scope: "outgoing" })).toBe(toDot(capMachine))
+  })
+
+  it("counts a parent's transitions as the state's own, drawn from the state, and keeps the clusters around what is drawn", () => {
+    const model = outgoingOf(describeMachine(doorMachine), "closed.locked")
+    expect(model.edges.map((e) => `${e.from} → ${e.to} : ${e.label}`).sort()).toEqual([
+      "closed.locked → closed : RESET",
+      "closed.locked → closed.unlocked : UNLOCK [codeAccepted(4, 3)]",
+      "closed.locked → open : OPEN [isClear]"
+    ])
+    expect(model.states.map((s) => s.id)).toEqual(["closed", "closed.locked", "closed.unlocked", "open"])
+    // A parallel region's state reaches a compound state: drawn as a cluster around the state it starts in.
+    const siren = outgoingOf(describeMachine(doorMachine), "alarm.siren.on")
+    expect(siren.states.map((s) => s.id)).toEqual(["closed", "closed.locked", "alarm", "alarm.siren", "alarm.siren.on"])
+  })
+
+  it.effect("lays the compact cap diagram out with Graphviz: six states, five edges", () =>
+    Effect.gen(function* () {
+      const svg = yield* toSvg(capMachine, { highlight: "active", scope: "outgoing" })
+      expect(svg.match(/class="edge"/g)).toHaveLength(5)
+      expect(svg.match(/class="node[^"]*"/g)).toHaveLength(6)
+      expect(svg).toMatch(/<g id="[^"]+" class="node current">\s*<title>active<\/title>/)
+    })
+  )
+
+  it("golden renderings: the cap's and a nested machine's outgoing views", async () => {
+    await expect(toDot(capMachine, { highlight: "active", scope: "outgoing" })).toMatchFileSnapshot("__golden__/cap.outgoing.dot")
+    await expect(toMermaid(capMachine, { highlight: "active", scope: "outgoing" })).toMatchFileSnapshot("__golden__/cap.outgoing.mmd")
+    await expect(toDot(doorMachine, { highlight: "closed.locked", scope: "outgoing" })).toMatchFileSnapshot("__golden__/door.outgoing.dot")
+    await expect(toMermaid(doorMachine, { highlight: "alarm.siren.on", scope: "outgoing" })).toMatchFileSnapshot("__golden__/door.outgoing.mmd")
+  })
 })
 
 // Machines that nest, run regions in parallel, use inline and parameterised guards and actions, and have names that need escaping.

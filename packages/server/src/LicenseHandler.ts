@@ -6,6 +6,7 @@ import { HubOptionsError } from "./EmbedError.js"
 import * as HubServer from "./http/HubServer.js"
 import * as Problem from "./http/Problem.js"
 import { type Body, bodyOf, type ClientInfo, headersOf, writeResponse } from "./internal/nodeBridge.js"
+import { outerPrefix, TrustForwardedPrefix } from "./pages/internal/basePath.js"
 
 export type { ClientInfo } from "./internal/nodeBridge.js"
 
@@ -133,8 +134,8 @@ export const createLicenseHandler = <E>(
   const context = ManagedRuntime.isManagedRuntime(services)
     ? Effect.map((services as ManagedRuntime.ManagedRuntime<Services, E>).runtimeEffect, (runtime) => runtime.context)
     : Effect.succeed((services as Runtime.Runtime<Services>).context)
-  // The handler sets the forwarded headers itself (below), so the Hub may trust them.
-  const inner = HubServer.makeWebHandler(Layer.mergeAll(Layer.effectContext(context), HttpServer.layerContext), {
+  // The handler sets the forwarded headers itself (below), so the Hub may trust them, the pages' prefix included.
+  const inner = HubServer.makeWebHandler(Layer.mergeAll(Layer.effectContext(context), HttpServer.layerContext, Layer.succeed(TrustForwardedPrefix, true)), {
     trustProxy: true,
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
     ...(secureCookies === undefined ? {} : { secureCookies }),
@@ -154,8 +155,8 @@ export const createLicenseHandler = <E>(
     }
     if (client?.remoteAddress !== undefined && !headers.has("x-forwarded-for")) headers.set("x-forwarded-for", client.remoteAddress)
     if (client?.encrypted !== undefined && !headers.has("x-forwarded-proto")) headers.set("x-forwarded-proto", client.encrypted ? "https" : "http")
-    // Pages need their public base to build links; an outer proxy's prefix comes first.
-    headers.set("x-forwarded-prefix", `${headers.get("x-forwarded-prefix") ?? ""}${prefix}`)
+    // Pages need their public base to build links; an outer proxy's prefix comes first, when it is a path.
+    headers.set("x-forwarded-prefix", `${outerPrefix(headers.get("x-forwarded-prefix"))}${prefix}`)
     const innerUrl = new URL(url.href)
     innerUrl.pathname = path.slice(prefix.length) || "/"
     return inner.handler(

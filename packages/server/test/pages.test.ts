@@ -1,14 +1,20 @@
-// The pages over HTTP without a browser: the escaping template helper, redirects, security headers, CSRF and escaped licensee names.
+// The pages over HTTP without a browser: the escaping template helper, redirects, security headers, CSRF, escaped licensee names, the cap diagrams, and every URL under the prefix of a mounted Hub.
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Cap, LicenseStore } from "@exekra/core"
 import { capMachine, describeMachine } from "@exekra/machines"
+import { createLicenseHandler } from "@exekra/server/LicenseHandler"
 import * as Csrf from "@exekra/server/pages/Csrf"
 import { html, join, trusted } from "@exekra/server/pages/Html"
 import * as Hub from "@exekra/server/Hub"
+import { capDiagram, makeDrawer } from "@exekra/server/pages/internal/diagram"
+import { diagramFigure } from "@exekra/server/pages/internal/stateDiagram"
 import * as Pages from "@exekra/server/pages/Pages"
-import { Effect } from "effect"
-import { activate, apiToken, currentLicense, EMAIL, PASSWORD, startHub, type TestHub } from "./browser/hub.js"
+import { Effect, ManagedRuntime } from "effect"
+import { activate, apiToken, currentLicense, EMAIL, HOST_HOME, type MountedHub, PASSWORD, startHub, startMountedHub, type TestHub } from "./browser/hub.js"
+import { vendorKey } from "./fixtures.js"
 
 describe("html template helper", () => {
   it("escapes every interpolation: a licensee named <script> is text", () => {
@@ -44,6 +50,36 @@ describe("CSRF tokens", () => {
     expect(Csrf.matches(undefined, token)).toBe(false)
     expect(Csrf.matches("", "")).toBe(false)
   })
+})
+
+describe("the License page's cap diagram", () => {
+  const model = describeMachine(capMachine)
+  it.effect("shows, in every state, only that state's transitions out in the compact drawing, names them in text, and keeps the full drawing", () =>
+    Effect.gen(function* () {
+      const draw = yield* makeDrawer
+      for (const state of Cap.states) {
+        const diagram = capDiagram("developer", state, yield* draw(state))
+        const markup = diagramFigure(diagram).value
+        const compact = /<div class="diagram-compact">([\s\S]*?)<\/div>\n<div class="diagram-next">/.exec(markup)?.[1] ?? ""
+        const full = /<div class="diagram-full-body">([\s\S]*?)<\/div>\n<\/details>/.exec(markup)?.[1] ?? ""
+        const out = model.edges.filter((e) => e.from === state)
+        expect([...compact.matchAll(/class="edge" data-from="([^"]+)" data-to="([^"]+)"/g)].map((m) => `${m[1]}→${m[2]}`), state).toEqual(
+          out.map((e) => `${e.from}→${e.to}`)
+        )
+        expect(compact, state).toMatch(new RegExp(`class="node current" data-state="${state}"`))
+        expect(compact.match(/class="node current"/g), state).toHaveLength(1)
+        expect(full.match(/class="edge" data-from=/g), state).toHaveLength(model.edges.length)
+        expect(full, state).toMatch(new RegExp(`class="node current" data-state="${state}"`))
+        // The text alternative names the current state and every state it can go to, in the figure's own text too.
+        expect(diagram.next).toEqual(out.map((e) => e.to))
+        const list = /<ul class="next-states"[^>]*>([\s\S]*?)<\/ul>/.exec(markup)?.[1] ?? ""
+        expect([...list.matchAll(/data-state="([^"]+)"/g)].map((m) => m[1]), state).toEqual(diagram.next)
+        expect(markup, state).toContain(`data-field="state-label">`)
+        // The disclosure is a native <details>: its summary is in the tab order and opens with Enter or Space.
+        expect(markup, state).toMatch(/<details class="diagram-full">\n<summary>Full state diagram<span class="visually-hidden"> of Developer seats<\/span>/)
+      }
+    })
+  )
 })
 
 /** A cookie jar of one: the cookies a response set, as a Cookie header. */
@@ -171,17 +207,24 @@ describe("pages of an activated Hub", () => {
     }
   })
 
-  it("draws each cap's diagram with its state marked, unique ids, and no style attributes or event handlers", async () => {
+  it("draws each cap's state with only its transitions out, the full machine in a disclosure, unique ids, and no style attributes or event handlers", async () => {
     const cookie = await signIn()
     const page = await (await fetch(`${hub.url}/license`, { headers: { cookie } })).text()
     const model = describeMachine(capMachine)
+    const next = model.edges.filter((e) => e.from === "active").map((e) => e.to)
     for (const cap of Cap.all) {
       expect(page).toContain(`data-cap="${cap}" data-field="diagram" data-state="active"`)
-      expect(page).toMatch(new RegExp(`id="${cap}-node\\d+" class="node current" data-state="active"`))
-      // Every state and transition of the machine is drawn, whatever the page did to the markup.
-      expect(page.match(new RegExp(`id="${cap}-node\\d+" class="node[^"]*" data-state=`, "g"))).toHaveLength(model.states.length)
-      expect(page.match(new RegExp(`id="${cap}-edge\\d+" class="edge" data-from=`, "g"))).toHaveLength(model.edges.length)
+      // Compact: the current state, its five transitions out and the states they reach; nothing else.
+      expect(page).toMatch(new RegExp(`id="${cap}-now-node\\d+" class="node current" data-state="active"`))
+      const compactEdges = [...page.matchAll(new RegExp(`id="${cap}-now-edge\\d+" class="edge" data-from="([^"]+)" data-to="([^"]+)"`, "g"))]
+      expect(compactEdges.map((m) => m[1])).toEqual(next.map(() => "active"))
+      expect(compactEdges.map((m) => m[2])).toEqual(next)
+      // Full: every state and transition of the machine, behind a disclosure.
+      expect(page.match(new RegExp(`id="${cap}-all-node\\d+" class="node[^"]*" data-state=`, "g"))).toHaveLength(model.states.length)
+      expect(page.match(new RegExp(`id="${cap}-all-edge\\d+" class="edge" data-from=`, "g"))).toHaveLength(model.edges.length)
     }
+    expect(page.match(/<details class="diagram-full">\n<summary>Full state diagram/g)).toHaveLength(Cap.all.length)
+    expect(page).toContain('aria-label="State diagram of Unattended Runners: the current state, Active, and the transitions out of it, to Not licensed, Renewed, Expiring, In grace and Limited."')
     const ids = [...page.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1])
     expect(new Set(ids).size).toBe(ids.length)
     expect(page).not.toMatch(/\sstyle=|\son[a-z]+=/i)
@@ -335,5 +378,148 @@ describe("sign-in limits", () => {
     expect(locked.status).toBe(429)
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0)
     expect(await locked.text()).toContain("Too many sign-in attempts from this address.")
+  })
+})
+
+/** Every URL a page emits in an attribute: links, forms, the stylesheet and the script. */
+const urlsOf = (page: string): ReadonlyArray<string> => [...page.matchAll(/\s(?:href|action|src)="([^"]*)"/g)].map((m) => m[1]!)
+
+/** Outside the Hub's own paths: an in-page anchor or an inline data URL. */
+const isLocal = (url: string) => url.startsWith("#") || url.startsWith("data:")
+
+// Regression: under a prefix (createLicenseHandler, createHub(…).handler, every example), the pages linked, posted and
+// redirected to the host's root, so `/license/` sent the admin to the host's own `/activate`.
+describe("a Hub mounted under /license in a node:http host", () => {
+  let hub: MountedHub
+  beforeAll(async () => {
+    hub = await startMountedHub({ prefix: "/license" })
+  })
+  afterAll(() => hub.close())
+
+  it("activates through the form, signs in, and every link, form, asset, redirect and the script's base stay under the prefix", async () => {
+    const home = await fetch(`${hub.url}/`, { redirect: "manual" })
+    expect(home.status).toBe(303)
+    expect(home.headers.get("location")).toBe("/license/activate")
+    // The bare prefix is the Hub's root too.
+    expect((await fetch(hub.url, { redirect: "manual" })).headers.get("location")).toBe("/license/activate")
+
+    const activation = await fetch(`${hub.url}/activate`)
+    const activationPage = await activation.text()
+    expect(activationPage).toContain('action="/license/activate"')
+    expect(activationPage).toContain('data-base="/license"')
+    expect(urlsOf(activationPage).filter((u) => !isLocal(u) && !u.startsWith("/license/"))).toEqual([])
+    for (const asset of urlsOf(activationPage).filter((u) => u.startsWith("/license/assets/"))) {
+      expect((await fetch(`${hub.origin}${asset}`)).status, asset).toBe(200)
+    }
+
+    const body = new FormData()
+    body.append("license", new Blob([currentLicense()]), "acme.lic")
+    body.append("email", EMAIL)
+    body.append("password", PASSWORD)
+    body.append("confirm", PASSWORD)
+    body.append("csrf", hiddenToken(activationPage))
+    const activated = await fetch(`${hub.url}/activate`, { method: "POST", body, headers: { cookie: cookiesOf(activation) }, redirect: "manual" })
+    expect(activated.status).toBe(303)
+    expect(activated.headers.get("location")).toBe("/license/sign-in?notice=activated")
+
+    for (const path of ["/", "/license", "/timeline"]) {
+      expect((await fetch(`${hub.url}${path}`, { redirect: "manual" })).headers.get("location"), path).toBe("/license/sign-in")
+    }
+    expect((await fetch(`${hub.url}/activate`, { redirect: "manual" })).headers.get("location")).toBe("/license/")
+
+    const signInPage = await fetch(`${hub.url}/sign-in?notice=activated`)
+    const signInHtml = await signInPage.text()
+    expect(signInHtml).toContain('action="/license/sign-in"')
+    const signedIn = await fetch(`${hub.url}/sign-in`, {
+      method: "POST",
+      headers: { cookie: cookiesOf(signInPage) },
+      body: form({ email: EMAIL, password: PASSWORD, csrf: hiddenToken(signInHtml) }),
+      redirect: "manual"
+    })
+    expect(signedIn.status).toBe(303)
+    expect(signedIn.headers.get("location")).toBe("/license/")
+    const cookie = cookiesOf(signedIn)
+
+    const token = await apiToken(hub)
+    await fetch(`${hub.url}/api/caps/unattended/principals`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ id: "runner-1" })
+    })
+    for (const path of ["/", "/license", "/timeline"]) {
+      const response = await fetch(`${hub.url}${path}`, { headers: { cookie } })
+      expect(response.status, path).toBe(200)
+      const page = await response.text()
+      expect(page, path).toContain('data-base="/license"')
+      expect(urlsOf(page).filter((u) => !isLocal(u) && !u.startsWith("/license/")), path).toEqual([])
+    }
+    const license = await (await fetch(`${hub.url}/license`, { headers: { cookie } })).text()
+    for (const url of [
+      "/license/",
+      "/license/license",
+      "/license/timeline",
+      "/license/sign-out",
+      "/license/caps/unattended/lease",
+      "/license/caps/unattended/principals/runner-1/deactivate",
+      "/license/api/usage?format=csv"
+    ]) {
+      expect(urlsOf(license), url).toContain(url)
+    }
+
+    const csrf = hiddenToken(license)
+    const deactivated = await fetch(`${hub.url}/caps/unattended/principals/runner-1/deactivate`, { method: "POST", headers: { cookie }, body: form({ csrf }), redirect: "manual" })
+    expect(deactivated.headers.get("location")).toBe("/license/license?notice=deactivated&cap=unattended#principals-unattended")
+    const lease = await fetch(`${hub.url}/caps/unattended/lease`, { method: "POST", headers: { cookie }, body: form({ csrf, off: "1" }), redirect: "manual" })
+    expect(lease.headers.get("location")).toBe("/license/license?notice=lease-off&cap=unattended#cap-unattended")
+    // An error page's way back is under the prefix too.
+    const noCap = await fetch(`${hub.url}/caps/nonsense/lease`, { method: "POST", headers: { cookie }, body: form({ csrf }), redirect: "manual" })
+    expect(noCap.status).toBe(404)
+    expect(await noCap.text()).toContain('<a class="button primary" href="/license/license">Back to the License page</a>')
+    const out = await fetch(`${hub.url}/sign-out`, { method: "POST", headers: { cookie }, body: form({ csrf }), redirect: "manual" })
+    expect(out.headers.get("location")).toBe("/license/sign-in?notice=signed-out")
+    // The host still answers its own root.
+    expect(await (await fetch(`${hub.origin}/`)).text()).toBe(HOST_HOME)
+  })
+})
+
+describe("the prefix header", () => {
+  const attempts = ["//evil.example", "https://evil.example", "/\\evil.example", "/a//b", "/a/../b", "evil", "/ok/"]
+
+  it("is ignored by a Hub serving on its own, even one that trusts its proxy: the pages stay at the root", async () => {
+    for (const trustProxy of [false, true]) {
+      const hub = await startHub({ trustProxy })
+      try {
+        for (const prefix of [...attempts, "/elsewhere"]) {
+          const response = await fetch(`${hub.url}/`, { headers: { "x-forwarded-prefix": prefix }, redirect: "manual" })
+          expect(response.headers.get("location"), `${trustProxy} ${prefix}`).toBe("/activate")
+          const page = await (await fetch(`${hub.url}/activate`, { headers: { "x-forwarded-prefix": prefix } })).text()
+          expect(page).toContain('action="/activate"')
+          expect(page).toContain('data-base=""')
+        }
+      } finally {
+        await hub.close()
+      }
+    }
+  })
+
+  it("is the handler's own: a client's is dropped, a trusted proxy's is kept in front only when it is a path", async () => {
+    const dataDir = mkdtempSync(joinPath(tmpdir(), "exekra-prefix-"))
+    const services = ManagedRuntime.make(Hub.services({ dataDir, publicKeys: [vendorKey.publicKey], version: "test" }))
+    const direct = createLicenseHandler(services, { prefix: "/license" })
+    const proxied = createLicenseHandler(services, { prefix: "/license", trustProxy: true })
+    const root = createLicenseHandler(services, { prefix: "" })
+    const location = async (handler: typeof direct, path: string, prefix: string) =>
+      (await handler.fetch(new Request(`http://host.local${path}`, { headers: { "x-forwarded-prefix": prefix } }))).headers.get("location")
+    try {
+      for (const prefix of [...attempts, "/elsewhere"]) expect(await location(direct, "/license/", prefix), prefix).toBe("/license/activate")
+      for (const prefix of attempts.slice(0, -1)) expect(await location(proxied, "/license/", prefix), prefix).toBe("/license/activate")
+      expect(await location(proxied, "/license/", "/outer")).toBe("/outer/license/activate")
+      expect(await location(proxied, "/license/", "/ok/")).toBe("/ok/license/activate")
+      expect(await location(root, "/", "/elsewhere")).toBe("/activate")
+    } finally {
+      await Promise.all([direct.dispose(), proxied.dispose(), root.dispose()])
+      await services.dispose()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })

@@ -1,4 +1,4 @@
-/** The Hub's web pages (activation, sign-in, dashboard, License page, timeline) as routes on the same server as the API. */
+/** The Hub's web pages (activation, sign-in, dashboard, License page, timeline) as routes on the same server as the API, linking under the Hub's mount prefix. */
 import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
 import { Cap, Envelope, License, LicenseError, LicenseStore } from "@exekra/core"
 import { renderSvg, simulate } from "@exekra/machines"
@@ -13,11 +13,13 @@ import { LicenseRuntime, type LicenseSummary } from "../LicenseRuntime.js"
 import { Cluster } from "../cluster/Cluster.js"
 import * as Csrf from "./Csrf.js"
 import type { Html } from "./Html.js"
+import * as Access from "./internal/accessPages.js"
 import { type Asset, loadAll } from "./internal/assets.js"
-import { embed, makeDrawer } from "./internal/diagram.js"
-import * as F from "./internal/format.js"
-import * as Views from "./internal/views.js"
+import * as BasePath from "./internal/basePath.js"
+import { type CapDiagram, capDiagram, makeDrawer } from "./internal/diagram.js"
 import * as LicensePage from "./internal/licensePage.js"
+import * as TimelinePage from "./internal/timelinePage.js"
+import * as Views from "./internal/views.js"
 
 /** What the pages are built on: the same services as the API. */
 export type Requirements = LicenseRuntime | AdminAuth | LicenseStore.LicenseStore
@@ -46,7 +48,7 @@ const htmlResponse = (page: Html, status = 200): HttpServerResponse.HttpServerRe
   })
 
 // 303: after a form post, the browser follows with a GET (post/redirect/get), so reloading never re-posts.
-const redirect = (location: string): HttpServerResponse.HttpServerResponse =>
+const redirectResponse = (location: string): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.redirect(location, { status: 303, headers: { ...securityHeaders, "cache-control": "no-store" } })
 
 /** A failure that ends a page request with an explanatory page instead of its normal content. */
@@ -54,10 +56,11 @@ class PageFailure extends Data.TaggedError("PageFailure")<{
   readonly status: number
   readonly title: string
   readonly message: string
-  readonly next: { readonly href: string; readonly label: string }
+  /** A page of the Hub, without the base path (the error page adds it). */
+  readonly next: { readonly href: `/${string}`; readonly label: string }
 }> {}
 
-const backToHub = { href: "/", label: "Back to the Hub" }
+const backToHub = { href: "/", label: "Back to the Hub" } as const
 
 /** A post without this Hub's form token for the caller: forged, or from a page older than the session. */
 const forbidden = () =>
@@ -103,7 +106,7 @@ const chosenFile = (license: string | Uint8Array | undefined): string | Uint8Arr
 const chooseFile = "Choose the license file (.lic) you downloaded from the Customer Portal."
 
 /** Where on the activation form an error code belongs. */
-const activationField = (code: string): Views.ActivationField | null => {
+const activationField = (code: string): Access.ActivationField | null => {
   if (code.startsWith("LICENSE_") || code === "PAYLOAD_TOO_LARGE") return "license"
   if (code === "ADMIN_EMAIL_MISMATCH") return "email"
   if (code === "PASSWORD_TOO_WEAK") return "password"
@@ -132,24 +135,31 @@ const routes = Effect.gen(function* () {
   const settings: Settings = yield* HubHttpOptions
   const assets = yield* loadAll
   const draw = yield* makeDrawer
+  const trustPrefix = yield* BasePath.TrustForwardedPrefix
 
-  const frame = (session: Session | null): Views.Frame => ({ assets, session: session === null ? null : { csrf: session.csrf } })
+  /** The request's public path prefix ("" at the root): every URL a page emits starts with it. */
+  const basePath = Effect.map(HttpServerRequest.HttpServerRequest, (request) => BasePath.fromRequest(request, trustPrefix))
+
+  /** A 303 to one of the Hub's pages, under the request's prefix. */
+  const redirect = (location: `/${string}`) => Effect.map(basePath, (base) => redirectResponse(`${base}${location}`))
+
+  const frame = (session: Session | null): Effect.Effect<Views.Frame, never, HttpServerRequest.HttpServerRequest> =>
+    Effect.map(basePath, (base) => ({ assets, base, session: session === null ? null : { csrf: session.csrf } }))
 
   /** Run a page: store failures and refusals become an explanatory page, defects a logged 500 page; interruptions pass. */
   const page = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, PageFailure | Problem.HttpProblem, R>) =>
     handler.pipe(
       Effect.catchAll((failure) => {
         const f = failure._tag === "PageFailure" ? failure : fromProblem(failure)
-        return Effect.succeed(htmlResponse(Views.errorPage(frame(null), f.title, f.message, f.next), f.status))
+        return Effect.map(frame(null), (shell) => htmlResponse(Views.errorPage(shell, f.title, f.message, f.next), f.status))
       }),
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause)
-          : Effect.as(
+          : Effect.zipRight(
               Effect.logError("Unhandled failure in a Hub page", cause),
-              htmlResponse(
-                Views.errorPage(frame(null), "The Hub hit an unexpected error", Problem.internalError().message, backToHub),
-                500
+              Effect.map(frame(null), (shell) =>
+                htmlResponse(Views.errorPage(shell, "The Hub hit an unexpected error", Problem.internalError().message, backToHub), 500)
               )
             )
       )
@@ -172,11 +182,11 @@ const routes = Effect.gen(function* () {
   ) =>
     page(
       Effect.gen(function* () {
-        if (!(yield* Problem.answer(runtime.isActivated))) return redirect("/activate")
+        if (!(yield* Problem.answer(runtime.isActivated))) return yield* redirect("/activate")
         const session = yield* currentSession
         if (session === null) {
           const request = yield* HttpServerRequest.HttpServerRequest
-          return redirect(request.cookies[sessionCookieName] === undefined ? "/sign-in" : "/sign-in?notice=expired")
+          return yield* redirect(request.cookies[sessionCookieName] === undefined ? "/sign-in" : "/sign-in?notice=expired")
         }
         return yield* render(session)
       })
@@ -213,16 +223,16 @@ const routes = Effect.gen(function* () {
 
   // ---- activation ---------------------------------------------------------------------------------
 
-  const renderActivation = (view: Omit<Views.ActivationView, "installationId" | "csrf">, status: number) =>
+  const renderActivation = (view: Omit<Access.ActivationView, "installationId" | "csrf">, status: number) =>
     Effect.gen(function* () {
       const token = yield* preSessionToken
-      const response = htmlResponse(Views.activation(frame(null), { ...view, installationId: runtime.installationId, csrf: token.token }), status)
+      const response = htmlResponse(Access.activation(yield* frame(null), { ...view, installationId: runtime.installationId, csrf: token.token }), status)
       return yield* withPreSessionCookie(response, token)
     })
 
   const getActivate = page(
     Effect.gen(function* () {
-      if (yield* Problem.answer(runtime.isActivated)) return redirect("/")
+      if (yield* Problem.answer(runtime.isActivated)) return yield* redirect("/")
       return yield* renderActivation({ email: "", errors: {}, formError: undefined }, 200)
     })
   )
@@ -238,13 +248,13 @@ const routes = Effect.gen(function* () {
       }
       const form = read.right
       if (!Csrf.matches(request.cookies[Csrf.cookieName], form[Csrf.fieldName])) return yield* forbidden()
-      if (yield* Problem.answer(runtime.isActivated)) return redirect("/sign-in?notice=already-activated")
+      if (yield* Problem.answer(runtime.isActivated)) return yield* redirect("/sign-in?notice=already-activated")
       const email = form.email ?? ""
       const password = form.password ?? ""
       // Only what the runtime cannot judge is checked here: a chosen file and a repeated password.
       // A mistyped confirmation stops before activation, which would otherwise create the admin.
       const license = chosenFile(form.license)
-      const local: Partial<Record<Views.ActivationField, string>> = {
+      const local: Partial<Record<Access.ActivationField, string>> = {
         ...(license === undefined ? { license: chooseFile } : {}),
         ...(password !== (form.confirm ?? "") ? { confirm: "The two passwords differ. Type the same password in both fields." } : {})
       }
@@ -252,9 +262,9 @@ const routes = Effect.gen(function* () {
         return yield* renderActivation({ email, errors: local, formError: undefined }, 422)
       }
       const activated = yield* Effect.either(Problem.answer(runtime.activate({ license, email, password, actor: clientAddress(request, settings) })))
-      if (Either.isRight(activated)) return redirect("/sign-in?notice=activated")
+      if (Either.isRight(activated)) return yield* redirect("/sign-in?notice=activated")
       const problem = activated.left
-      if (problem.code === "ALREADY_ACTIVATED") return redirect("/sign-in?notice=already-activated")
+      if (problem.code === "ALREADY_ACTIVATED") return yield* redirect("/sign-in?notice=already-activated")
       const field = activationField(problem.code)
       return yield* renderActivation(
         { email, errors: field === null ? {} : { [field]: problem.message }, formError: field === null ? problem.message : undefined },
@@ -265,21 +275,21 @@ const routes = Effect.gen(function* () {
 
   // ---- sign-in and sign-out -----------------------------------------------------------------------
 
-  const renderSignIn = (view: Omit<Views.SignInView, "csrf">, status: number, headers: Record<string, string> = {}) =>
+  const renderSignIn = (view: Omit<Access.SignInView, "csrf">, status: number, headers: Record<string, string> = {}) =>
     Effect.gen(function* () {
       const token = yield* preSessionToken
-      const response = htmlResponse(Views.signIn(frame(null), { ...view, csrf: token.token }), status).pipe(HttpServerResponse.setHeaders(headers))
+      const response = htmlResponse(Access.signIn(yield* frame(null), { ...view, csrf: token.token }), status).pipe(HttpServerResponse.setHeaders(headers))
       return yield* withPreSessionCookie(response, token)
     })
 
-  const isSignInNotice = (key: string | undefined): key is keyof typeof Views.signInNotices => key !== undefined && Object.hasOwn(Views.signInNotices, key)
+  const isSignInNotice = (key: string | undefined): key is keyof typeof Access.signInNotices => key !== undefined && Object.hasOwn(Access.signInNotices, key)
 
   const getSignIn = page(
     Effect.gen(function* () {
-      if (!(yield* Problem.answer(runtime.isActivated))) return redirect("/activate")
-      if ((yield* currentSession) !== null) return redirect("/")
+      if (!(yield* Problem.answer(runtime.isActivated))) return yield* redirect("/activate")
+      if ((yield* currentSession) !== null) return yield* redirect("/")
       const key = yield* searchParam("notice")
-      return yield* renderSignIn({ email: "", notice: isSignInNotice(key) ? Views.signInNotices[key] : undefined, error: undefined }, 200)
+      return yield* renderSignIn({ email: "", notice: isSignInNotice(key) ? Access.signInNotices[key] : undefined, error: undefined }, 200)
     })
   )
 
@@ -288,7 +298,7 @@ const routes = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const form = yield* urlEncodedForm
       if (!Csrf.matches(request.cookies[Csrf.cookieName], field(form, Csrf.fieldName))) return yield* forbidden()
-      if (!(yield* Problem.answer(runtime.isActivated))) return redirect("/activate")
+      if (!(yield* Problem.answer(runtime.isActivated))) return yield* redirect("/activate")
       const email = field(form, "email")
       const result = yield* Effect.either(Problem.answer(auth.signIn(email, field(form, "password"), clientAddress(request, settings))))
       if (Either.isLeft(result)) {
@@ -300,7 +310,7 @@ const routes = Effect.gen(function* () {
       const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
       // The same cookie as the API's sign-in sets, so the page script can call /api/… and /api/events.
       return yield* Effect.orDie(
-        HttpServerResponse.setCookie(redirect("/"), sessionCookieName, session.token, {
+        HttpServerResponse.setCookie(yield* redirect("/"), sessionCookieName, session.token, {
           httpOnly: true,
           sameSite: "strict",
           path: "/",
@@ -315,11 +325,11 @@ const routes = Effect.gen(function* () {
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const session = yield* currentSession
-      if (session === null) return redirect("/sign-in")
+      if (session === null) return yield* redirect("/sign-in")
       const form = yield* urlEncodedForm
       if (!Csrf.matches(session.csrf, field(form, Csrf.fieldName))) return yield* forbidden()
       yield* Problem.answer(auth.signOut(session.secret))
-      return HttpServerResponse.expireCookie(redirect("/sign-in?notice=signed-out"), sessionCookieName, {
+      return HttpServerResponse.expireCookie(yield* redirect("/sign-in?notice=signed-out"), sessionCookieName, {
         httpOnly: true,
         sameSite: "strict",
         path: "/",
@@ -330,17 +340,17 @@ const routes = Effect.gen(function* () {
 
   // ---- dashboard and License page -----------------------------------------------------------------
 
-  const getDashboard = adminPage((session) => Effect.map(Problem.answer(runtime.summary), (summary) => htmlResponse(Views.dashboard(frame(session), summary))))
+  const getDashboard = adminPage((session) =>
+    Effect.gen(function* () {
+      const summary = yield* Problem.answer(runtime.summary)
+      return htmlResponse(Views.dashboard(yield* frame(session), summary))
+    })
+  )
 
   const diagramsOf = (summary: LicenseSummary) =>
     Effect.map(
-      Effect.forEach(Cap.all, (cap) =>
-        Effect.map(draw(summary.caps[cap].state), (svg) => {
-          const label = `State diagram of ${F.capHeading(cap)}; the current state is ${F.stateLabels[summary.caps[cap].state]}.`
-          return [cap, embed(svg, cap, label)] as const
-        })
-      ),
-      (entries) => Object.fromEntries(entries) as Record<Cap.Cap, string>
+      Effect.forEach(Cap.all, (cap) => Effect.map(draw(summary.caps[cap].state), (drawings) => [cap, capDiagram(cap, summary.caps[cap].state, drawings)] as const)),
+      (entries) => Object.fromEntries(entries) as Record<Cap.Cap, CapDiagram>
     )
 
   const principalsOf = Effect.map(
@@ -365,7 +375,7 @@ const routes = Effect.gen(function* () {
         cluster: Option.isNone(cluster) ? null : yield* Problem.answer(cluster.value.status),
         leaseError
       }
-      return htmlResponse(LicensePage.licensePage(frame(session), view), status)
+      return htmlResponse(LicensePage.licensePage(yield* frame(session), view), status)
     })
 
   const getLicense = adminPage((session) => renderLicense(session, undefined, 200))
@@ -389,7 +399,7 @@ const routes = Effect.gen(function* () {
           : after.pending !== null && (before.pending === null || after.pending.notBefore !== before.pending.notBefore || after.pending.licenseId !== before.pending.licenseId)
             ? "staged"
             : "unchanged"
-      return redirect(`/license?notice=${outcome}`)
+      return yield* redirect(`/license?notice=${outcome}`)
     })
   )
 
@@ -412,7 +422,7 @@ const routes = Effect.gen(function* () {
         const options = { actor: actorOf(session.principal) }
         const found = yield* Problem.answer(action === "release" ? runtime.release(cap, id, options) : runtime.deactivate(cap, id, options))
         const notice = found ? (action === "release" ? "released" : "deactivated") : "not-found"
-        return redirect(`/license?notice=${notice}&cap=${cap}#principals-${cap}`)
+        return yield* redirect(`/license?notice=${notice}&cap=${cap}#principals-${cap}`)
       })
     )
 
@@ -428,7 +438,7 @@ const routes = Effect.gen(function* () {
       const options = { actor: actorOf(session.principal) }
       if (field(form, "off") === "1") {
         yield* Problem.answer(runtime.setLease(cap, null, options))
-        return redirect(`/license?notice=lease-off&cap=${cap}#cap-${cap}`)
+        return yield* redirect(`/license?notice=lease-off&cap=${cap}#cap-${cap}`)
       }
       const leaseSeconds = field(form, "leaseSeconds").trim()
       const reviveSeconds = field(form, "reviveSeconds").trim()
@@ -438,7 +448,7 @@ const routes = Effect.gen(function* () {
         Problem.answer(runtime.setLease(cap, { leaseSeconds: number(leaseSeconds), reviveSeconds: reviveSeconds === "" ? 0 : number(reviveSeconds) }, options))
       )
       if (Either.isLeft(saved)) return yield* renderLicense(session, undefined, saved.left.status, { cap, message: saved.left.message, leaseSeconds, reviveSeconds })
-      return redirect(`/license?notice=lease-set&cap=${cap}#cap-${cap}`)
+      return yield* redirect(`/license?notice=lease-set&cap=${cap}#cap-${cap}`)
     })
   )
 
@@ -451,7 +461,7 @@ const routes = Effect.gen(function* () {
       const portalDownError = portalDownFrom !== undefined && Number.isNaN(portalDownFrom) ? "Enter the date as YYYY-MM-DD, for example 2027-03-12." : undefined
       const stored = yield* Problem.answer(store.getLicense)
       if (Option.isNone(stored)) {
-        return htmlResponse(Views.timelinePage(frame(session), { timeline: null, svg: null, portalDownFrom: input, portalDownError, validationRequired: false }))
+        return htmlResponse(TimelinePage.timelinePage(yield* frame(session), { timeline: null, svg: null, portalDownFrom: input, portalDownError, validationRequired: false }))
       }
       const payload = yield* Problem.answer(installedPayload(stored.value))
       const timeline = simulate(payload, {
@@ -459,14 +469,14 @@ const routes = Effect.gen(function* () {
         to: License.lastUsefulInstant(payload) + License.days(30),
         portalDownFrom: portalDownError === undefined ? portalDownFrom : undefined
       })
-      const view: Views.TimelineView = {
+      const view: TimelinePage.TimelineView = {
         timeline,
         svg: renderSvg(timeline),
         portalDownFrom: input,
         portalDownError,
         validationRequired: payload.validation.required
       }
-      return htmlResponse(Views.timelinePage(frame(session), view), portalDownError === undefined ? 200 : 400)
+      return htmlResponse(TimelinePage.timelinePage(yield* frame(session), view), portalDownError === undefined ? 200 : 400)
     })
   )
 

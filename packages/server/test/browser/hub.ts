@@ -1,15 +1,17 @@
-// A real Hub with the pages, for the page and browser tests: SQLite in a temp dir, the fixture vendor key, composed as Hub.start composes it plus Pages.layer.
+// A real Hub with the pages, for the page and browser tests: SQLite in a temp dir, the fixture vendor key, composed as Hub.start composes it plus Pages.layer, or embedded in a node:http host under a prefix.
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { type Signer } from "@exekra/core"
 import * as Hub from "@exekra/server/Hub"
+import { createLicenseHandler, type Options as HandlerOptions } from "@exekra/server/LicenseHandler"
 import { HubApiLive, HubHttpOptions } from "@exekra/server/http/index"
 import * as Pages from "@exekra/server/pages/Pages"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { licenseFile, password, vendorKey } from "../fixtures.js"
 
 /** A started Hub and how to stop it. */
@@ -46,6 +48,48 @@ export const startHub = async (settings: Partial<HubHttpOptions.Settings> = {}):
     dataDir,
     close: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** A Hub mounted in a host: `url` is the Hub's public base (`origin` + prefix), so the helpers below work on it unchanged. */
+export interface MountedHub extends TestHub {
+  readonly origin: string
+}
+
+/** The host's own answer at `/`: a path the Hub does not own, so a redirect that lost the prefix lands here or on a 404. */
+export const HOST_HOME = "The host application's home page"
+
+/**
+ * Embed a Hub under `prefix` in a node:http host on 127.0.0.1, as the examples do with `createHub(…).handler`: the
+ * host answers `/` itself and hands everything else to `handler.node` (which answers 404 outside the prefix).
+ */
+export const startMountedHub = async (options: HandlerOptions & { readonly prefix: string } = { prefix: "/license" }): Promise<MountedHub> => {
+  const dataDir = mkdtempSync(join(tmpdir(), "exekra-mounted-"))
+  const services = ManagedRuntime.make(Hub.services({ dataDir, publicKeys: [vendorKey.publicKey], version: "test" }))
+  const handler = createLicenseHandler(services, options)
+  const server: Server = createServer((req, res) => {
+    if (req.url === "/") {
+      res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end(HOST_HOME)
+      return
+    }
+    handler.node(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = `${origin}${options.prefix}`
+  const status = (await (await fetch(`${url}/api/activation`)).json()) as { installationId: string }
+  return {
+    url,
+    origin,
+    installationId: status.installationId,
+    dataDir,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await handler.dispose()
+      await services.dispose()
       rmSync(dataDir, { recursive: true, force: true })
     }
   }

@@ -1,16 +1,17 @@
-// The Hub's pages in Debian's Chromium (playwright-core): activation, its errors, sign-in, live updates, renewal and a limited cap; saves screenshots.
+// The Hub's pages in Debian's Chromium (playwright-core): activation, its errors, sign-in, live updates, renewal, a limited cap, the cap diagrams, and a Hub mounted under /license in a host; saves screenshots.
 import { existsSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Envelope, Signer } from "@exekra/core"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { payload, strangerKey, vendorKey } from "../fixtures.js"
-import { activate, apiToken, currentLicense, daysFromNow, EMAIL, PASSWORD, startHub, type TestHub } from "./hub.js"
+import { activate, apiToken, currentLicense, daysFromNow, EMAIL, PASSWORD, startHub, startMountedHub, type TestHub } from "./hub.js"
 
 // The functions passed to page.evaluate and friends run in the browser; this file is type-checked
 // without the DOM library, so the little they touch is declared here, for this module only.
 declare const document: {
   querySelector(selectors: string): { readonly textContent: string | null } | null
+  readonly activeElement: { closest(selectors: string): unknown; readonly tagName: string } | null
   addEventListener(
     type: "securitypolicyviolation",
     listener: (event: { readonly violatedDirective: string; readonly blockedURI: string; readonly sourceFile: string; readonly lineNumber: number }) => void
@@ -279,9 +280,25 @@ describe("signed in", () => {
       await register(hub, token, "attended", "ali@acme.example")
       await page.waitForFunction(() => document.querySelector("[data-cap='attended'][data-field='used']")?.textContent === "1")
       await page.waitForSelector("#principals-attended [data-principal='ali@acme.example']")
-      expect(await page.getAttribute(".diagram[data-cap='unattended'] .node.current", "data-state")).toBe("active")
+      expect(await page.getAttribute(".diagram[data-cap='unattended'] .diagram-compact .node.current", "data-state")).toBe("active")
       expect(await text(page, "#principals-unattended .count")).toBe("2 of 3 in use")
+      // Each card draws its state and only the transitions out of it, legibly; the full machine is one click away.
+      expect(await page.$$eval(".diagram[data-cap='unattended'] .diagram-compact .edge", (edges) => edges.map((e) => e.getAttribute("data-from")))).toEqual(
+        Array(5).fill("active")
+      )
+      expect(await page.$$eval(".diagram[data-cap='unattended'] .next-states li", (items) => items.map((li) => li.textContent))).toEqual([
+        "Not licensed not licensed: refuses all",
+        "Renewed just renewed: as active",
+        "Expiring expiry approaching: admits, banner",
+        "In grace expired or Portal unreachable: admits until grace ends",
+        "Limited grace ran out: refuses new admissions"
+      ])
+      expect(await page.isVisible(".diagram[data-cap='unattended'] .diagram-full svg")).toBe(false)
+      const box = await page.locator(".diagram[data-cap='unattended'] .diagram-compact svg").boundingBox()
+      // At 1280 px the compact drawing is shown at about its own size (341 × 304 pt), so its 9 pt labels stay readable.
+      expect(box?.width).toBeGreaterThan(400)
       await page.screenshot({ path: `${ARTIFACTS}license.png`, fullPage: true })
+      await page.locator("#cap-unattended").screenshot({ path: `${ARTIFACTS}license-cap.png` })
 
       await page.click("#principals-unattended [data-principal='runner-1'] button:has-text('Release')")
       await page.waitForSelector("[data-notice]:has-text('The Runner was released')")
@@ -293,6 +310,13 @@ describe("signed in", () => {
       ).json()) as { principals: ReadonlyArray<{ id: string }> }
       expect(principals.principals.map((p) => p.id)).toEqual(["runner-2"])
 
+      // The full diagram opens from the keyboard; the admin stays on its summary while the page updates below.
+      await page.focus("#cap-attended .diagram-full summary")
+      await page.keyboard.press("Enter")
+      await page.waitForSelector("#cap-attended .diagram-full[open] svg")
+      expect(await page.$$("#cap-attended .diagram-full .edge[data-from]")).toHaveLength(30)
+      await page.locator("#cap-attended .diagram").screenshot({ path: `${ARTIFACTS}license-diagram-full.png` })
+
       // A renewal through the API moves the state badges and the diagrams' highlight on this open page.
       const renewed = await fetch(`${hub.url}/api/license`, {
         method: "PUT",
@@ -301,8 +325,15 @@ describe("signed in", () => {
       })
       expect(renewed.status).toBe(200)
       await page.waitForSelector(".badge[data-cap='attended'][data-state='renewed']")
-      await page.waitForSelector(".diagram[data-cap='attended'][data-state='renewed'] .node.current[data-state='renewed']")
-      expect(await page.$$(".diagram .node.current")).toHaveLength(3)
+      // The compact drawing is drawn again for the new state: its transitions out of renewed.
+      await page.waitForSelector(".diagram[data-cap='attended'][data-state='renewed'] .diagram-now[data-drawn-for='renewed']:not([data-stale]) .node.current[data-state='renewed']")
+      expect(await page.$$eval("#cap-attended .diagram-compact .edge", (edges) => edges.map((e) => e.getAttribute("data-from")))).toEqual(Array(5).fill("renewed"))
+      expect(await page.$$(".diagram-compact .node.current")).toHaveLength(3)
+      expect(await page.$$(".diagram-full .node.current")).toHaveLength(3)
+      expect(await page.getAttribute("#cap-attended .diagram-full .node.current", "data-state")).toBe("renewed")
+      // The card was swapped with the disclosure still open and the focus still on its summary.
+      expect(await page.$("#cap-attended .diagram-full[open]")).not.toBeNull()
+      expect(await page.evaluate(() => document.activeElement?.closest("#cap-attended .diagram-full") !== null && document.activeElement?.tagName === "SUMMARY")).toBe(true)
       expect(await page.evaluate(() => window.noReload)).toBe(true)
     })
   })
@@ -330,7 +361,7 @@ describe("signed in", () => {
       expect(await page.evaluate(() => window.noReload)).toBe(true)
       expect(await text(page, ".badge[data-cap='unattended']")).toBe("Renewed")
       expect(await text(page, "[data-cap='unattended'][data-field='limit']")).toBe("10")
-      expect(await page.getAttribute(".diagram[data-cap='unattended'] .node.current", "data-state")).toBe("renewed")
+      expect(await page.getAttribute(".diagram[data-cap='unattended'] .diagram-compact .node.current", "data-state")).toBe("renewed")
       expect(new URL(page.url()).search).toBe("")
 
       // An older file is refused next to the file input, still without a reload.
@@ -373,7 +404,53 @@ describe("signed in", () => {
       expect(await text(page, "[data-licensee]")).toBe("<script>alert(1)</script>")
       await page.goto(`${hub.url}/license`)
       expect(await text(page, "#cap-unattended .state-sentence")).toContain("No new Runners can be added")
-      expect(await page.getAttribute(".diagram[data-cap='unattended'] .node.current", "data-state")).toBe("limited")
+      expect(await page.getAttribute(".diagram[data-cap='unattended'] .diagram-compact .node.current", "data-state")).toBe("limited")
+      expect(await page.$$eval("#cap-unattended .diagram-compact .edge", (edges) => edges.map((e) => e.getAttribute("data-from")))).toEqual(Array(5).fill("limited"))
+    })
+  })
+})
+
+// Regression: mounted under a prefix, the pages linked, posted, redirected and opened the event stream at the host's root.
+describe("a Hub mounted under /license in a node:http host", () => {
+  it("activates, signs in and opens the License page under the prefix, with live updates over the event stream", async () => {
+    const hub = await startMountedHub({ prefix: "/license" })
+    const token = { value: "" }
+    await withTab(hub, {}, async (page) => {
+      const requests: Array<string> = []
+      page.on("request", (request) => requests.push(new URL(request.url()).pathname))
+      await page.goto(`${hub.url}/`)
+      expect(new URL(page.url()).pathname).toBe("/license/activate")
+      await page.setInputFiles("#activate-license", { name: "acme.lic", mimeType: "application/octet-stream", buffer: Buffer.from(currentLicense()) })
+      await page.fill("#activate-email", EMAIL)
+      await page.fill("#activate-password", PASSWORD)
+      await page.fill("#activate-confirm", PASSWORD)
+      await submit(page, "form[action='/license/activate'] button[type=submit]")
+      expect(new URL(page.url()).pathname).toBe("/license/sign-in")
+      expect(await text(page, "[data-notice]")).toContain("The Hub is activated")
+      await page.fill("#sign-in-email", EMAIL)
+      await page.fill("#sign-in-password", PASSWORD)
+      await submit(page, "form[action='/license/sign-in'] button[type=submit]")
+      expect(new URL(page.url()).pathname).toBe("/license/")
+      expect(await text(page, "h1")).toBe("Dashboard")
+
+      await Promise.all([page.waitForNavigation(), page.click(".site-nav a:has-text('License')")])
+      expect(new URL(page.url()).pathname).toBe("/license/license")
+      await page.evaluate(() => (window.noReload = true))
+      await page.waitForSelector("[data-live-status][data-connected]")
+      token.value = await apiToken(hub)
+      await register(hub, token.value, "unattended", "runner-1", "Build agent 1")
+      await page.waitForFunction(() => document.querySelector("[data-cap='unattended'][data-field='used']")?.textContent === "1")
+      await page.waitForSelector("#principals-unattended [data-principal='runner-1']")
+
+      // A form the script submits in place posts under the prefix too.
+      await page.click("#principals-unattended [data-principal='runner-1'] button:has-text('Release')")
+      await page.waitForSelector("[data-notice]:has-text('The Runner was released')")
+      expect(new URL(page.url()).pathname).toBe("/license/license")
+      expect(await page.evaluate(() => window.noReload)).toBe(true)
+      // Every request the browser made stayed under the prefix: pages, assets, the event stream and the live refreshes.
+      expect(requests.filter((path) => !path.startsWith("/license/"))).toEqual([])
+      expect(requests).toContain("/license/api/events")
+      await page.screenshot({ path: `${ARTIFACTS}license-mounted.png` })
     })
   })
 })

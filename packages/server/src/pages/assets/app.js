@@ -2,6 +2,8 @@
 "use strict"
 ;(() => {
   const body = document.body
+  // The path the Hub is mounted at ("" at the root, "/license" inside a host app): the server checked it is a path.
+  const base = /^(\/[^/\\]+)*$/.test(body.dataset.base || "") ? body.dataset.base || "" : ""
   const labels = (() => {
     try {
       return JSON.parse(body.dataset.stateLabels || "{}")
@@ -83,10 +85,16 @@
     for (const svg of byCap(cap, "bar")) setBar(svg, status)
     for (const figure of byCap(cap, "diagram")) {
       figure.dataset.state = status.state
-      for (const node of figure.querySelectorAll(".node[data-state]")) node.classList.toggle("current", node.dataset.state === status.state)
-      const svg = figure.querySelector("svg")
-      const label = svg ? svg.getAttribute("aria-label") : null
-      if (label !== null) svg.setAttribute("aria-label", label.replace(/the current state is .*$/, `the current state is ${labels[status.state] || status.state}.`))
+      // The full drawing has every state: move its highlight. The compact one shows the old state's ways out
+      // until the card is fetched again (refresh), so it is marked stale meanwhile.
+      const now = figure.querySelector("[data-drawn-for]")
+      if (now !== null) now.toggleAttribute("data-stale", now.dataset.drawnFor !== status.state)
+      for (const full of figure.querySelectorAll(".diagram-full")) {
+        for (const node of full.querySelectorAll(".node[data-state]")) node.classList.toggle("current", node.dataset.state === status.state)
+        const svg = full.querySelector("svg")
+        const label = svg ? svg.getAttribute("aria-label") : null
+        if (label !== null) svg.setAttribute("aria-label", label.replace(/the current state is .*$/, `the current state is ${labels[status.state] || status.state}.`))
+      }
     }
   }
 
@@ -134,9 +142,16 @@
       for (const region of document.querySelectorAll("[data-live]")) {
         const replacement = fresh.querySelector(`[data-live="${CSS.escape(region.dataset.live)}"]`)
         if (replacement === null) continue
-        if (region.contains(document.activeElement) && document.activeElement !== document.body) continue
+        const focused = document.activeElement
+        const hasFocus = region.contains(focused) && focused !== document.body
+        // A region the admin is typing in stays as it is. A disclosure's summary holds nothing typed: swap the
+        // region and give the focus to the same summary in the new one.
+        if (hasFocus && !(focused instanceof HTMLElement && focused.tagName === "SUMMARY")) continue
+        const summaryIndex = hasFocus ? Array.prototype.indexOf.call(region.querySelectorAll("summary"), focused) : -1
         preserveOpen(region, replacement)
         region.replaceWith(document.adoptNode(replacement))
+        const summary = summaryIndex < 0 ? undefined : replacement.querySelectorAll("summary")[summaryIndex]
+        if (summary) summary.focus()
       }
     } catch (error) {
       console.warn("Could not refresh the page's live regions", error)
@@ -165,7 +180,7 @@
 
   const connect = () => {
     if (!("EventSource" in window) || !body.hasAttribute("data-live-events")) return
-    const source = new EventSource("/api/events")
+    const source = new EventSource(`${base}/api/events`)
     let snapshots = 0
     source.addEventListener("error", () => {
       // EventSource reconnects on its own unless the server refused (e.g. the session ended).

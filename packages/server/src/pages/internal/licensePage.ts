@@ -3,7 +3,9 @@ import { Cap, type LicenseStore } from "@exekra/core"
 import type { ClusterStatus } from "../../cluster/Cluster.js"
 import type { CapStatus, LicenseSummary, ValidationPosture } from "../../LicenseRuntime.js"
 import { type Html, html, trusted } from "../Html.js"
+import type { CapDiagram } from "./diagram.js"
 import * as F from "./format.js"
+import { diagramFigure } from "./stateDiagram.js"
 import {
   badge,
   bannerList,
@@ -19,6 +21,7 @@ import {
   licensee,
   notice,
   trialNote,
+  url,
   usage
 } from "./views.js"
 
@@ -69,12 +72,12 @@ const leaseText = (status: CapStatus): string =>
       (status.lease.reviveSeconds === 0 ? "; a culled one must register again." : `; a culled one may come back within ${F.duration(status.lease.reviveSeconds * 1000)}.`)
 
 /** The lease form of one cap: lease and revive window in seconds, saved or turned off. */
-const leaseForm = (status: CapStatus, csrf: string, error: LeaseFormError | undefined): Html => {
+const leaseForm = (frame: Frame, status: CapStatus, csrf: string, error: LeaseFormError | undefined): Html => {
   const id = `lease-${status.cap}`
   const mine = error?.cap === status.cap ? error : undefined
   return html`<details class="lease-details"${status.lease !== null || mine !== undefined ? trusted(" open") : ""}>
 <summary>Heartbeat lease</summary>
-<form class="form" method="post" action="/caps/${status.cap}/lease" novalidate data-enhance>
+<form class="form" method="post" action="${url(frame, `/caps/${status.cap}/lease`)}" novalidate data-enhance>
 ${csrfField(csrf)}
 ${field({
   id: `${id}-seconds`,
@@ -99,7 +102,7 @@ ${field({
 </form>
 ${status.lease === null
   ? ""
-  : html`<form method="post" action="/caps/${status.cap}/lease" data-enhance>${csrfField(csrf)}<input type="hidden" name="off" value="1"><button type="submit" class="button secondary small">Turn the lease off<span class="visually-hidden"> of ${F.capHeading(status.cap)}</span></button></form>`}
+  : html`<form method="post" action="${url(frame, `/caps/${status.cap}/lease`)}" data-enhance>${csrfField(csrf)}<input type="hidden" name="off" value="1"><button type="submit" class="button secondary small">Turn the lease off<span class="visually-hidden"> of ${F.capHeading(status.cap)}</span></button></form>`}
 </details>`
 }
 
@@ -144,16 +147,15 @@ const clockNote = (summary: LicenseSummary): Html =>
     ? html`<div class="notice notice-info" role="status"><p>Clock moved back: the system clock is ${F.duration(summary.clock.skewMs)} behind the latest time this Hub has seen. Licenses are evaluated at the later time, so nothing lasts longer; check the server's time settings.</p></div>`
     : html``
 
-/** A cap's diagram, with its current state highlighted. */
-const diagramFigure = (status: CapStatus, svg: string): Html => html`<details class="diagram-details" open>
-<summary>State diagram</summary>
-<figure class="diagram" data-cap="${status.cap}" data-field="diagram" data-state="${status.state}">
-${trusted(svg)}
-<figcaption>Drawn from the cap machine this Hub runs. The highlighted state is the current one, <strong data-cap="${status.cap}" data-field="state-label">${F.stateLabels[status.state]}</strong>, with the transitions out of it.</figcaption>
-</figure>
-</details>`
-
-const capCard = (status: CapStatus, validation: ValidationPosture | null, now: number, svg: string, csrf: string, leaseError: LeaseFormError | undefined): Html => html`<section class="card cap-card" id="cap-${status.cap}" aria-labelledby="cap-${status.cap}-title" data-live="cap-${status.cap}">
+const capCard = (
+  frame: Frame,
+  status: CapStatus,
+  validation: ValidationPosture | null,
+  now: number,
+  diagram: CapDiagram,
+  csrf: string,
+  leaseError: LeaseFormError | undefined
+): Html => html`<section class="card cap-card" id="cap-${status.cap}" aria-labelledby="cap-${status.cap}-title" data-live="cap-${status.cap}">
 <header class="card-header"><h3 id="cap-${status.cap}-title">${F.capHeading(status.cap)}</h3>${badge(status.cap, status.state)}</header>
 <p class="state-sentence">${F.stateSentence(status)}</p>
 <div class="cap-body">
@@ -166,12 +168,12 @@ ${dl([
   ["Lease", leaseText(status)]
 ])}
 </div>
-${leaseForm(status, csrf, leaseError)}
-${diagramFigure(status, svg)}
+${leaseForm(frame, status, csrf, leaseError)}
+${diagramFigure(diagram)}
 </section>`
 
-const principalRow = (principal: LicenseStore.LeasedPrincipal, csrf: string, now: number): Html => {
-  const base = `/caps/${principal.cap}/principals/${encodeURIComponent(principal.id)}`
+const principalRow = (frame: Frame, principal: LicenseStore.LeasedPrincipal, csrf: string, now: number): Html => {
+  const base = url(frame, `/caps/${principal.cap}/principals/${encodeURIComponent(principal.id)}`)
   const button = (action: "release" | "deactivate", label: string, style: string) =>
     html`<form method="post" action="${base}/${action}" data-enhance>${csrfField(csrf)}<button type="submit" class="button small ${style}">${label}<span class="visually-hidden"> ${principal.id}</span></button></form>`
   return html`<tr data-principal="${principal.id}">
@@ -187,7 +189,7 @@ const principalRow = (principal: LicenseStore.LeasedPrincipal, csrf: string, now
 </tr>`
 }
 
-const principalTable = (status: CapStatus, principals: ReadonlyArray<LicenseStore.LeasedPrincipal>, csrf: string, now: number): Html => {
+const principalTable = (frame: Frame, status: CapStatus, principals: ReadonlyArray<LicenseStore.LeasedPrincipal>, csrf: string, now: number): Html => {
   const many = Cap.unitNames[status.cap].many
   return html`<section class="card principals" id="principals-${status.cap}" aria-labelledby="principals-${status.cap}-title" data-live="principals-${status.cap}">
 <header class="card-header"><h3 id="principals-${status.cap}-title">${F.capHeading(status.cap)}</h3><span class="count">${status.used} of ${status.limit} in use</span></header>
@@ -196,7 +198,7 @@ ${principals.length === 0
   : html`<div class="table-scroll"><table>
 <caption class="visually-hidden">${F.capHeading(status.cap)}</caption>
 <thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Admitted</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-<tbody>${principals.map((p) => principalRow(p, csrf, now))}</tbody>
+<tbody>${principals.map((p) => principalRow(frame, p, csrf, now))}</tbody>
 </table></div>`}
 </section>`
 }
@@ -227,8 +229,8 @@ ${cluster.nodes.length === 0
 export interface LicenseView {
   readonly summary: LicenseSummary
   readonly principals: Readonly<Record<Cap.Cap, ReadonlyArray<LicenseStore.LeasedPrincipal>>>
-  /** Each cap's diagram, embeddable, with its state highlighted. */
-  readonly diagrams: Readonly<Record<Cap.Cap, string>>
+  /** Each cap's diagrams for its current state. */
+  readonly diagrams: Readonly<Record<Cap.Cap, CapDiagram>>
   readonly notice: { readonly key: LicenseNotice; readonly cap: Cap.Cap | undefined } | undefined
   /** The renewal upload's error, shown next to its file input. */
   readonly renewalError: string | undefined
@@ -255,7 +257,7 @@ ${view.notice === undefined ? "" : notice(licenseNoticeText(view.notice.key, vie
 ${errorSummary("The license file was not installed", view.renewalError === undefined ? [] : [{ field: "renewal-license", message: view.renewalError }])}
 ${view.leaseError === undefined ? "" : errorSummary("The lease was not saved", [{ field: `lease-${view.leaseError.cap}-seconds`, message: view.leaseError.message }])}
 ${trialNote(summary)}
-${bannerList(summary, "license")}
+${bannerList(frame, summary, "license")}
 ${clockNote(summary)}
 <div class="two-columns">
 <section class="card" aria-labelledby="license-facts-title" data-live="license-facts">
@@ -269,11 +271,11 @@ ${validationFacts(summary)}
 </div>
 ${view.cluster === null ? "" : nodesCard(view.cluster, summary.clock.now)}
 <h2 class="section-title">Capacity</h2>
-${Cap.all.map((cap) => capCard(summary.caps[cap], summary.validation, now, view.diagrams[cap], csrf, view.leaseError))}
+${Cap.all.map((cap) => capCard(frame, summary.caps[cap], summary.validation, now, view.diagrams[cap], csrf, view.leaseError))}
 <section class="card" id="renew" aria-labelledby="renew-title">
 <h2 id="renew-title">Renew or replace the license</h2>
 <p>Upload the new license file from the Customer Portal. It applies at once, without a restart, and every Runner, seat, user and audit record is kept. A file that is valid only from a later date is stored and takes over then.</p>
-<form class="form" method="post" action="/license" enctype="multipart/form-data" novalidate data-enhance>
+<form class="form" method="post" action="${url(frame, "/license")}" enctype="multipart/form-data" novalidate data-enhance>
 ${csrfField(csrf)}
 ${field({
   id: "renewal-license",
@@ -289,11 +291,11 @@ ${field({
 </section>
 <h2 class="section-title" id="principals">Runners, seats and users</h2>
 <p class="section-lead">Release deletes a record and frees its slot. Deactivate keeps the record and frees the slot; the same id can be admitted again later. Expired principals missed their lease's heartbeat and were culled; their slots are free.</p>
-<div class="principal-grid">${Cap.all.map((cap) => principalTable(summary.caps[cap], view.principals[cap], csrf, now))}</div>
+<div class="principal-grid">${Cap.all.map((cap) => principalTable(frame, summary.caps[cap], view.principals[cap], csrf, now))}</div>
 <section class="card" aria-labelledby="usage-title">
 <h2 id="usage-title">Usage history</h2>
 <p>Each cap's daily peak usage, for a true-up with your account manager.</p>
-<p><a class="button secondary" href="/api/usage?format=csv" download>Download usage history (CSV)</a> <a class="button subtle" href="/timeline">See how the license plays out over time</a></p>
+<p><a class="button secondary" href="${url(frame, "/api/usage?format=csv")}" download>Download usage history (CSV)</a> <a class="button subtle" href="${url(frame, "/timeline")}">See how the license plays out over time</a></p>
 </section>`,
     { live: true }
   )

@@ -1,6 +1,5 @@
-/** The pages as markup: layout, activation, sign-in, dashboard, timeline and error pages, and the pieces every page shares; pure functions of their data. */
+/** The pages as markup: layout, dashboard and error pages, and the pieces every page shares; pure functions of their data. */
 import { Cap } from "@exekra/core"
-import { stateMeanings, type Timeline, transitions } from "@exekra/machines"
 import type { CapStatus, LicenseSummary, ValidationPosture } from "../../LicenseRuntime.js"
 import * as Csrf from "../Csrf.js"
 import { type Html, html, type Interpolation, trusted } from "../Html.js"
@@ -12,17 +11,22 @@ import * as F from "./format.js"
 /** What every page needs besides its content. */
 export interface Frame {
   readonly assets: { readonly css: Asset; readonly js: Asset }
+  /** The public path prefix the Hub is mounted at (`""` at the root, else `/license`…): every URL starts with it. */
+  readonly base: string
   /** The signed-in admin's CSRF token; null on the pages shown before sign-in. */
   readonly session: { readonly csrf: string } | null
 }
 
 type PageName = "activate" | "sign-in" | "dashboard" | "license" | "timeline" | "error"
 
-const assetHref = (asset: Asset): string => `${asset.path}?v=${asset.version}`
+/** A URL of the Hub, under the page's base path. */
+export const url = (frame: Pick<Frame, "base">, path: `/${string}`): string => `${frame.base}${path}`
+
+const assetHref = (frame: Frame, asset: Asset): string => url(frame, `${asset.path}?v=${asset.version}`)
 
 export const csrfField = (token: string): Html => html`<input type="hidden" name="${Csrf.fieldName}" value="${token}">`
 
-const navItems: ReadonlyArray<{ readonly page: PageName; readonly href: string; readonly label: string }> = [
+const navItems: ReadonlyArray<{ readonly page: PageName; readonly href: `/${string}`; readonly label: string }> = [
   { page: "dashboard", href: "/", label: "Dashboard" },
   { page: "license", href: "/license", label: "License" },
   { page: "timeline", href: "/timeline", label: "Timeline" }
@@ -36,20 +40,20 @@ export const layout = (frame: Frame, page: PageName, title: string, main: Html, 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Exekra Hub</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="${assetHref(frame.assets.css)}">
-<script src="${assetHref(frame.assets.js)}" defer></script>
+<link rel="stylesheet" href="${assetHref(frame, frame.assets.css)}">
+<script src="${assetHref(frame, frame.assets.js)}" defer></script>
 </head>
-<body data-page="${page}"${options.live === true ? trusted(" data-live-events") : ""} data-state-labels="${JSON.stringify(F.stateLabels)}">
+<body data-page="${page}" data-base="${frame.base}"${options.live === true ? trusted(" data-live-events") : ""} data-state-labels="${JSON.stringify(F.stateLabels)}">
 <a class="skip-link" href="#main">Skip to main content</a>
 <header class="site-header">
 <div class="wrap header-row">
-<a class="brand" href="/"><span class="brand-mark" aria-hidden="true"></span><span>Exekra Hub</span></a>
+<a class="brand" href="${url(frame, "/")}"><span class="brand-mark" aria-hidden="true"></span><span>Exekra Hub</span></a>
 ${frame.session === null
   ? ""
   : html`<nav class="site-nav" aria-label="Main">
-<ul>${navItems.map((item) => html`<li><a href="${item.href}"${item.page === page ? trusted(' aria-current="page"') : ""}>${item.label}</a></li>`)}</ul>
+<ul>${navItems.map((item) => html`<li><a href="${url(frame, item.href)}"${item.page === page ? trusted(' aria-current="page"') : ""}>${item.label}</a></li>`)}</ul>
 </nav>
-<form class="sign-out" method="post" action="/sign-out">${csrfField(frame.session.csrf)}<button type="submit" class="button subtle">Sign out</button></form>
+<form class="sign-out" method="post" action="${url(frame, "/sign-out")}">${csrfField(frame.session.csrf)}<button type="submit" class="button subtle">Sign out</button></form>
 <p class="live-status" data-live-status hidden aria-live="polite"></p>`}
 </div>
 </header>
@@ -71,10 +75,10 @@ export const badge = (cap: Cap.Cap | null, state: Cap.CapState): Html =>
 export const notice = (text: Interpolation): Html => html`<div class="notice" role="status" tabindex="-1" data-notice><p>${text}</p></div>`
 
 /** One field's error message, announced with the field. */
-const fieldError = (id: string, message: string | undefined): Html =>
+export const fieldError = (id: string, message: string | undefined): Html =>
   message === undefined ? html`` : html`<p class="field-error" id="${id}-error"><span class="visually-hidden">Error: </span>${message}</p>`
 
-const describedBy = (id: string, hint: boolean, error: string | undefined): Html => {
+export const describedBy = (id: string, hint: boolean, error: string | undefined): Html => {
   const ids = [hint ? `${id}-hint` : null, error !== undefined ? `${id}-error` : null].filter((x) => x !== null)
   return html`${ids.length > 0 ? html` aria-describedby="${ids.join(" ")}"` : ""}${error !== undefined ? trusted(' aria-invalid="true"') : ""}`
 }
@@ -106,162 +110,6 @@ export const errorSummary = (title: string, errors: ReadonlyArray<{ readonly fie
 <ul>${errors.map((e) => html`<li>${e.field === null ? e.message : html`<a href="#${e.field}">${e.message}</a>`}</li>`)}</ul>
 </div>`
 
-const installationPanel = (installationId: string, explanation: Interpolation): Html => html`<div class="installation">
-<p class="installation-label" id="installation-label">Installation id</p>
-<div class="installation-row">
-<code id="installation-id" aria-labelledby="installation-label">${installationId}</code>
-<button type="button" class="button subtle small" data-copy="installation-id" hidden>Copy</button>
-<span class="copy-status" data-copy-status aria-live="polite"></span>
-</div>
-<p class="hint">${explanation}</p>
-</div>`
-
-// ---- activation -----------------------------------------------------------------------------------
-
-/** The activation form's fields, for placing errors next to them. */
-export type ActivationField = "license" | "email" | "password" | "confirm"
-
-/** What the activation screen shows: the installation id, the form, and any errors per field. */
-export interface ActivationView {
-  readonly installationId: string
-  readonly csrf: string
-  readonly email: string
-  readonly errors: Partial<Record<ActivationField, string>>
-  /** Errors that belong to no field (e.g. the database is unavailable). */
-  readonly formError: string | undefined
-}
-
-const activationIds: Readonly<Record<ActivationField, string>> = {
-  license: "activate-license",
-  email: "activate-email",
-  password: "activate-password",
-  confirm: "activate-confirm"
-}
-
-/** The activation screen of a fresh Hub. */
-export const activation = (frame: Frame, view: ActivationView): Html => {
-  const fields: ReadonlyArray<ActivationField> = ["license", "email", "password", "confirm"]
-  const errors = [
-    ...(view.formError === undefined ? [] : [{ field: null, message: view.formError }]),
-    ...fields.flatMap((f) => (view.errors[f] === undefined ? [] : [{ field: activationIds[f], message: view.errors[f] }]))
-  ]
-  const hadErrors = errors.length > 0
-  return layout(
-    frame,
-    "activate",
-    hadErrors ? "Error: Activate this Hub" : "Activate this Hub",
-    html`<div class="narrow">
-<h1>Activate this Hub</h1>
-<p class="lead">Upload the license file you downloaded from the Customer Portal and create the admin account. The Hub verifies the file itself: no network connection is needed.</p>
-${errorSummary("The Hub could not be activated", errors)}
-<section class="card" aria-labelledby="installation-label">
-${installationPanel(
-  view.installationId,
-  "You need this id to request a license bound to this Hub, or an offline license, from the Customer Portal."
-)}
-</section>
-<form class="card form" method="post" action="/activate" enctype="multipart/form-data" novalidate>
-${csrfField(view.csrf)}
-<fieldset>
-<legend>License</legend>
-${field({
-  id: activationIds.license,
-  name: "license",
-  label: "License file (.lic)",
-  type: "file",
-  hint: hadErrors
-    ? "The .lic file from the Licenses page of the Customer Portal. For your security, choose the file again."
-    : "The .lic file from the Licenses page of the Customer Portal.",
-  error: view.errors.license,
-  attributes: html`accept=".lic,text/plain" required`
-})}
-</fieldset>
-<fieldset>
-<legend>Admin account</legend>
-${field({
-  id: activationIds.email,
-  name: "email",
-  label: "Admin email",
-  type: "email",
-  hint: "The email the license was issued to.",
-  error: view.errors.email,
-  value: view.email,
-  attributes: html`autocomplete="username" required maxlength="254" spellcheck="false"`
-})}
-${field({
-  id: activationIds.password,
-  name: "password",
-  label: "Password",
-  type: "password",
-  hint: "At least 12 characters, not containing the email's user name.",
-  error: view.errors.password,
-  attributes: html`autocomplete="new-password" required minlength="12" maxlength="1024"`
-})}
-${field({
-  id: activationIds.confirm,
-  name: "confirm",
-  label: "Confirm password",
-  type: "password",
-  error: view.errors.confirm,
-  attributes: html`autocomplete="new-password" required maxlength="1024"`
-})}
-</fieldset>
-<div class="actions"><button type="submit" class="button primary">Activate</button></div>
-</form>
-</div>`
-  )
-}
-
-// ---- sign-in --------------------------------------------------------------------------------------
-
-/** Notices shown after a redirect, by the key in `?notice=`: fixed sentences, so a link cannot make a page say anything else. */
-export const signInNotices = {
-  activated: "The Hub is activated. Sign in with the admin email and the password you just created.",
-  "already-activated": "This Hub is already activated. Sign in to manage its license.",
-  "signed-out": "You have signed out.",
-  expired: "Your session has expired. Sign in again."
-} as const
-
-/** What the sign-in page shows. */
-export interface SignInView {
-  readonly csrf: string
-  readonly email: string
-  readonly notice: string | undefined
-  readonly error: string | undefined
-}
-
-/** The sign-in page. */
-export const signIn = (frame: Frame, view: SignInView): Html =>
-  layout(
-    frame,
-    "sign-in",
-    view.error === undefined ? "Sign in" : "Error: Sign in",
-    html`<div class="narrow">
-<h1>Sign in</h1>
-${view.notice === undefined ? "" : notice(view.notice)}
-${errorSummary("You could not be signed in", view.error === undefined ? [] : [{ field: "sign-in-email", message: view.error }])}
-<form class="card form" method="post" action="/sign-in" novalidate>
-${csrfField(view.csrf)}
-${field({
-  id: "sign-in-email",
-  name: "email",
-  label: "Admin email",
-  type: "email",
-  value: view.email,
-  attributes: html`autocomplete="username" required maxlength="254" spellcheck="false"${view.error === undefined ? "" : trusted(' aria-invalid="true"')}`
-})}
-${field({
-  id: "sign-in-password",
-  name: "password",
-  label: "Password",
-  type: "password",
-  attributes: html`autocomplete="current-password" required maxlength="1024"`
-})}
-<div class="actions"><button type="submit" class="button primary">Sign in</button></div>
-</form>
-</div>`
-  )
-
 // ---- dashboard and License page -------------------------------------------------------------------
 
 /** The evaluation instant: the later of the clock and the highest time seen, as the caps are evaluated. */
@@ -270,7 +118,7 @@ export const evaluationNow = (summary: LicenseSummary): number => Math.max(summa
 const bannerOrder: ReadonlyArray<Cap.CapState> = ["limited", "grace", "expiring"]
 
 /** A banner per cap that is expiring, in grace or limited; the most pressing first. */
-export const bannerList = (summary: LicenseSummary, page: "dashboard" | "license"): Html => {
+export const bannerList = (frame: Frame, summary: LicenseSummary, page: "dashboard" | "license"): Html => {
   const now = evaluationNow(summary)
   const banners = Cap.all
     .flatMap((cap) => {
@@ -281,7 +129,7 @@ export const bannerList = (summary: LicenseSummary, page: "dashboard" | "license
   return html`<div class="banners" data-live="banners">${banners.map(
     (b) => html`<div class="banner banner-${b.tone}" role="${b.tone === "danger" ? "alert" : "status"}" data-banner="${b.cap}">
 <p class="banner-title">${badge(null, summary.caps[b.cap].state)} ${b.title}</p>
-<p>${b.detail} <a href="/license#cap-${b.cap}">${page === "dashboard" ? "Open the License page" : `See ${F.capHeading(b.cap)} below`}</a></p>
+<p>${b.detail} <a href="${url(frame, `/license#cap-${b.cap}`)}">${page === "dashboard" ? "Open the License page" : `See ${F.capHeading(b.cap)} below`}</a></p>
 </div>`
   )}</div>`
 }
@@ -330,11 +178,11 @@ export const graceText = (status: CapStatus, validation: ValidationPosture | nul
 }
 
 /** One cap on the dashboard: state, usage and expiry, linking to its card on the License page. */
-const capTile = (status: CapStatus, now: number): Html => html`<section class="card cap-tile" aria-labelledby="tile-${status.cap}-title" data-live="tile-${status.cap}">
+const capTile = (frame: Frame, status: CapStatus, now: number): Html => html`<section class="card cap-tile" aria-labelledby="tile-${status.cap}-title" data-live="tile-${status.cap}">
 <header class="card-header"><h3 id="tile-${status.cap}-title">${F.capHeading(status.cap)}</h3>${badge(status.cap, status.state)}</header>
 ${usage(status)}
 <p class="tile-expiry">${status.expiresAt === null ? "Not included in this license." : html`Expires ${F.dateAndDays(status.expiresAt, now)}.`}</p>
-<p><a href="/license#cap-${status.cap}">Details on the License page</a></p>
+<p><a href="${url(frame, `/license#cap-${status.cap}`)}">Details on the License page</a></p>
 </section>`
 
 export const licensee = (summary: LicenseSummary): Html =>
@@ -354,10 +202,10 @@ export const dashboard = (frame: Frame, summary: LicenseSummary): Html => {
 ${licensee(summary)}
 </div>
 ${trialNote(summary)}
-${bannerList(summary, "dashboard")}
+${bannerList(frame, summary, "dashboard")}
 <h2 class="section-title">Capacity</h2>
-<div class="tiles">${Cap.all.map((cap) => capTile(summary.caps[cap], now))}</div>
-<p class="more-links"><a class="button secondary" href="/license">Open the License page</a> <a class="button subtle" href="/timeline">See how the license plays out over time</a></p>`,
+<div class="tiles">${Cap.all.map((cap) => capTile(frame, summary.caps[cap], now))}</div>
+<p class="more-links"><a class="button secondary" href="${url(frame, "/license")}">Open the License page</a> <a class="button subtle" href="${url(frame, "/timeline")}">See how the license plays out over time</a></p>`,
     { live: true }
   )
 }
@@ -366,67 +214,10 @@ ${bannerList(summary, "dashboard")}
 export const dl = (rows: ReadonlyArray<readonly [string, Interpolation]>): Html =>
   html`<dl class="facts">${rows.map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>`
 
-// ---- timeline -------------------------------------------------------------------------------------
-
-/** What the timeline page shows. */
-export interface TimelineView {
-  readonly timeline: Timeline | null
-  /** The chart from the machines package. */
-  readonly svg: string | null
-  readonly portalDownFrom: string
-  readonly portalDownError: string | undefined
-  readonly validationRequired: boolean
-}
-
-/** The timeline of the installed license, with a "what if the Portal were unreachable" control. */
-export const timelinePage = (frame: Frame, view: TimelineView): Html => {
-  const timeline = view.timeline
-  return layout(
-    frame,
-    "timeline",
-    view.portalDownError === undefined ? "Timeline" : "Error: Timeline",
-    html`<div class="page-header">
-<h1>Timeline</h1>
-<p class="lead">How each cap of the installed license moves through its states over time, computed by the same cap machine the Hub runs.</p>
-</div>
-${errorSummary("The date could not be used", view.portalDownError === undefined ? [] : [{ field: "portal-down-from", message: view.portalDownError }])}
-<form class="card form inline-form" method="get" action="/timeline">
-<div class="field${view.portalDownError === undefined ? "" : " has-error"}">
-<label for="portal-down-from">What if the Customer Portal were unreachable from…</label>
-<p class="hint" id="portal-down-from-hint">${view.validationRequired
-  ? "This license requires validation: an unreachable Portal leads to grace and then to limits."
-  : "This license does not require validation, so an unreachable Portal changes nothing; the chart shows that too."}</p>
-${fieldError("portal-down-from", view.portalDownError)}
-<div class="inline-row">
-<input id="portal-down-from" name="portalDownFrom" type="date" value="${view.portalDownFrom}"${describedBy("portal-down-from", true, view.portalDownError)}>
-<button type="submit" class="button primary">Show</button>
-${view.portalDownFrom === "" ? "" : html`<a class="button subtle" href="/timeline">Portal always reachable</a>`}
-</div>
-</div>
-</form>
-${timeline === null || view.svg === null
-  ? html`<p>No license is installed.</p>`
-  : html`<section class="card" aria-labelledby="chart-title">
-<h2 id="chart-title">From ${F.date(timeline.from)} to ${F.date(timeline.to)}${timeline.portalDownFrom === null ? "" : `, Portal unreachable from ${F.date(timeline.portalDownFrom)}`}</h2>
-<div class="timeline-chart">${trusted(view.svg)}</div>
-<ul class="legend">${Cap.states.map((s) => html`<li>${badge(null, s)} ${stateMeanings[s]}</li>`)}</ul>
-</section>
-<section class="card" aria-labelledby="changes-title">
-<h2 id="changes-title">Changes</h2>
-<div class="table-scroll"><table>
-<thead><tr><th scope="col">Date</th><th scope="col">Cap</th><th scope="col">Change</th><th scope="col">Why</th></tr></thead>
-<tbody>${transitions(timeline).map(
-  (t) => html`<tr><td>${F.date(t.at)}</td><td>${F.capHeading(t.cap)}</td><td>${t.previous === null ? "starts" : badge(null, t.previous)} → ${badge(null, t.state)}</td><td>${t.reason.replaceAll("-", " ")}</td></tr>`
-)}</tbody>
-</table></div>
-</section>`}`
-  )
-}
-
 // ---- errors ---------------------------------------------------------------------------------------
 
 /** A page that explains a refusal or failure and offers a way on. */
-export const errorPage = (frame: Frame, title: string, message: string, next: { readonly href: string; readonly label: string }): Html =>
+export const errorPage = (frame: Frame, title: string, message: string, next: { readonly href: `/${string}`; readonly label: string }): Html =>
   layout(
     frame,
     "error",
@@ -434,6 +225,6 @@ export const errorPage = (frame: Frame, title: string, message: string, next: { 
     html`<div class="narrow">
 <h1>${title}</h1>
 <div class="error-summary" role="alert" tabindex="-1" autofocus><p>${message}</p></div>
-<p><a class="button primary" href="${next.href}">${next.label}</a></p>
+<p><a class="button primary" href="${url(frame, next.href)}">${next.label}</a></p>
 </div>`
   )
