@@ -246,6 +246,11 @@ export declare namespace LicenseStore {
     readonly putValidation: (record: ValidationRecord) => Effect.Effect<void, StoreError>
 
     readonly putCredential: (credential: Credential) => Effect.Effect<void, StoreError>
+    /**
+     * Store a new API token unless one of the same name exists, atomically across every node sharing the store; false,
+     * storing nothing, when the name is taken.
+     */
+    readonly addApiToken: (credential: Credential & { readonly kind: "api"; readonly name: string }) => Effect.Effect<boolean, StoreError>
     readonly findCredential: (tokenHash: string) => Effect.Effect<Option.Option<Credential>, StoreError>
     readonly deleteCredential: (tokenHash: string) => Effect.Effect<void, StoreError>
     readonly listCredentials: (kind: Credential["kind"]) => Effect.Effect<ReadonlyArray<Credential>, StoreError>

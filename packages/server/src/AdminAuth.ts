@@ -91,7 +91,6 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
     const sessionTtl = Duration.toMillis(options.sessionTtl ?? Duration.hours(12))
     const maxAttempts = options.maxAttempts ?? 5
     const window = Duration.toMillis(options.attemptWindow ?? Duration.minutes(15))
-    const tokenLock = yield* Effect.makeSemaphore(1)
     // Checked against when no admin exists or the email is wrong, so a refusal costs one scrypt either way
     // and timing does not reveal whether the email was right.
     const decoyHash = yield* Effect.cached(Passwords.hash(randomUUID()))
@@ -198,40 +197,36 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
         yield* audit({ actor: "admin", action: "sign-out", outcome: "ok", code: null, detail: null })
       })
 
-    const findApiToken = (name: string) =>
-      Effect.map(store.listCredentials("api"), (all) => all.find((c) => c.name === name))
-
-    // Serialised so two concurrent requests cannot create two tokens of the same name.
+    // The store refuses a second token of a name atomically, across every node sharing it.
     const createApiToken: AdminAuth.Service["createApiToken"] = (name, actor) =>
-      tokenLock.withPermits(1)(
-        Effect.gen(function* () {
-          if ((yield* findApiToken(name)) !== undefined) {
-            return yield* new AuthError({ code: "TOKEN_EXISTS", message: `An API token named "${name}" already exists. Revoke it first, or choose another name.` })
-          }
-          const now = yield* Clock.currentTimeMillis
-          const token = API_TOKEN_PREFIX + newSecret()
-          yield* store.putCredential({ tokenHash: hashSecret(token), kind: "api", name, createdAt: now, expiresAt: null })
-          yield* audit({ actor, action: "token-create", outcome: "ok", code: null, detail: name })
-          return { token, name, createdAt: now }
-        })
-      )
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const token = API_TOKEN_PREFIX + newSecret()
+        const added = yield* store.addApiToken({ tokenHash: hashSecret(token), kind: "api", name, createdAt: now, expiresAt: null })
+        if (!added) {
+          return yield* new AuthError({ code: "TOKEN_EXISTS", message: `An API token named "${name}" already exists. Revoke it first, or choose another name.` })
+        }
+        yield* audit({ actor, action: "token-create", outcome: "ok", code: null, detail: name })
+        return { token, name, createdAt: now }
+      })
 
     const listApiTokens: AdminAuth.Service["listApiTokens"] = Effect.map(store.listCredentials("api"), (all) =>
       all.map((c) => ({ name: c.name ?? "unnamed", createdAt: c.createdAt }))
     )
 
+    // Every token of the name goes, including duplicates an earlier release could create from two nodes at once.
     const revoke: AdminAuth.Service["revoke"] = (name, actor) =>
-      tokenLock.withPermits(1)(
-        Effect.gen(function* () {
-          const found = yield* findApiToken(name)
-          if (found === undefined) {
-            return yield* new AuthError({ code: "TOKEN_NOT_FOUND", message: `There is no API token named "${name}". List the tokens to see their names.` })
-          }
-          confirmed.delete(found.tokenHash)
-          yield* store.deleteCredential(found.tokenHash)
-          yield* audit({ actor, action: "token-revoke", outcome: "ok", code: null, detail: name })
-        })
-      )
+      Effect.gen(function* () {
+        const found = (yield* store.listCredentials("api")).filter((c) => c.name === name)
+        if (found.length === 0) {
+          return yield* new AuthError({ code: "TOKEN_NOT_FOUND", message: `There is no API token named "${name}". List the tokens to see their names.` })
+        }
+        for (const token of found) {
+          confirmed.delete(token.tokenHash)
+          yield* store.deleteCredential(token.tokenHash)
+        }
+        yield* audit({ actor, action: "token-revoke", outcome: "ok", code: null, detail: name })
+      })
 
     return AdminAuth.of({ signIn, authenticate, signOut, createApiToken, listApiTokens, revoke })
   })

@@ -150,6 +150,13 @@ export const make: Effect.Effect<LicenseStore.Service & LicenseStore.Leasing> = 
         credentials.set(credential.tokenHash, credential)
         changed("credential")
       }),
+    addApiToken: (credential) =>
+      Effect.sync(() => {
+        for (const c of credentials.values()) if (c.kind === "api" && c.name === credential.name) return false
+        credentials.set(credential.tokenHash, credential)
+        changed("credential")
+        return true
+      }),
     findCredential: (tokenHash) => Effect.sync(() => Option.fromNullable(credentials.get(tokenHash))),
     deleteCredential: (tokenHash) =>
       Effect.sync(() => {

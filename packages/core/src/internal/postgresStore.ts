@@ -529,6 +529,19 @@ const migrations: ReadonlyArray<string> = [
       SELECT g.n, g.id, g.name, g.admitted_at, g.heartbeat_at, g.culled_at, v_used, v_next
         FROM unnest(v_ids, v_names, v_admitted, v_heartbeats, v_ends) WITH ORDINALITY AS g (id, name, admitted_at, heartbeat_at, culled_at, n);
   END $$;
+  `,
+  // API token names are unique across every node: the index decides a race between two nodes creating one name.
+  `
+  CREATE UNIQUE INDEX exekra_credentials_api_name ON exekra_credentials (name) WHERE kind = 'api';
+  CREATE FUNCTION exekra_add_api_token(p_token_hash text, p_name text, p_created_at bigint, p_node text) RETURNS boolean
+  LANGUAGE plpgsql AS $$
+  BEGIN
+    INSERT INTO exekra_credentials (token_hash, kind, name, created_at, expires_at) VALUES (p_token_hash, 'api', p_name, p_created_at, NULL)
+      ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN RETURN false; END IF;
+    PERFORM exekra_append_changes('credential', NULL, ARRAY[NULL::text], p_node);
+    RETURN true;
+  END $$;
   `
 ]
 
@@ -768,6 +781,11 @@ export const make = (options: PostgresOptions): Effect.Effect<Store, StoreError,
         ]),
       findCredential: (tokenHash) =>
         maybe("read a credential", `SELECT ${CREDENTIAL} FROM exekra_credentials WHERE token_hash = $1::text`, [tokenHash], toCredential),
+      addApiToken: (c) =>
+        Effect.map(
+          first("store an API token", "SELECT exekra_add_api_token($1::text, $2::text, $3::bigint, $4::text) AS added", [c.tokenHash, c.name, c.createdAt, nodeId], false),
+          (row) => row?.added === true
+        ),
       deleteCredential: (tokenHash) => exec("delete a credential", "SELECT exekra_delete_credential($1::text, $2::text)", [tokenHash, nodeId]),
       listCredentials: (kind) =>
         all("list credentials", `SELECT ${CREDENTIAL} FROM exekra_credentials WHERE kind = $1::text ORDER BY created_at, ord`, [kind], toCredential),

@@ -440,6 +440,21 @@ export const make = (options: SqliteOptions): Effect.Effect<LicenseStore.Service
             [c.tokenHash, c.kind, c.name, c.createdAt, c.expiresAt]
           )
         ).pipe(Effect.asVoid),
+      // Inside BEGIN IMMEDIATE: the check and the insert cannot be split by another process's insert.
+      addApiToken: (c) =>
+        atomic(
+          "store an API token",
+          Effect.gen(function* () {
+            if ((yield* db.get("SELECT 1 FROM credentials WHERE kind = 'api' AND name = ?", [c.name])) !== undefined) return false
+            yield* db.run("INSERT INTO credentials (token_hash, kind, name, created_at, expires_at) VALUES (?, 'api', ?, ?, NULL)", [
+              c.tokenHash,
+              c.name,
+              c.createdAt
+            ])
+            yield* changed("credential")
+            return true
+          })
+        ),
       findCredential: (tokenHash) =>
         locked("read a credential", db.get<Credential>(`SELECT ${CREDENTIAL} FROM credentials WHERE token_hash = ?`, [tokenHash])).pipe(
           Effect.map(Option.fromNullable)

@@ -72,6 +72,7 @@ export const make = (options: Options) =>
     let leaseEnd = 0
     let appliedSeq = yield* store.latestSeq
     let unreachable = false
+    let starting = true
 
     const renew = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
@@ -92,9 +93,13 @@ export const make = (options: Options) =>
       ),
       Effect.flatMap((isLeader) =>
         SubscriptionRef.modify(leader, (was) => [was !== isLeader, isLeader] as const).pipe(
-          Effect.tap((changed) =>
-            changed ? Effect.logInfo(isLeader ? "This node is now the leader" : "This node is no longer the leader") : Effect.void
-          )
+          Effect.tap((changed) => {
+            if (!changed) return Effect.void
+            // Taking the lead at start is the normal case of a single node; a change later is worth an operator's eye.
+            const log = starting ? Effect.logDebug : Effect.logInfo
+            return log(isLeader ? "This node is now the leader" : "This node is no longer the leader")
+          }),
+          Effect.ensuring(Effect.sync(() => void (starting = false)))
         )
       )
     )

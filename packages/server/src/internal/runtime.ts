@@ -579,38 +579,52 @@ export const make = (options: RuntimeOptions) =>
         yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
       })
 
+    /** How often an upload is judged again after another node changed the installed license under it. */
+    const INSTALL_ATTEMPTS = 5
+
     const install = (license: string | Uint8Array, opts?: ActorOption) =>
       installLock.withPermits(1)(
         Effect.gen(function* () {
           const actor = opts?.actor ?? "admin"
           const verified = yield* verifier.verify(license)
           yield* checkBinding(verified)
-          const current = installed
-          if (current === null) return yield* activationError("NOT_ACTIVATED", "This Hub is not activated yet. Activate it with a license file and an admin account first.")
-          const now = yield* observe
-          if (verified.fingerprint === current.fingerprint) return summaryNow(now)
-          if (verified.payload.issuedAt.getTime() < current.payload.issuedAt.getTime()) {
-            return yield* LicenseError.of(
-              "LICENSE_ROLLBACK",
-              `This license was issued ${verified.payload.issuedAt.toISOString()}, before the installed one (${current.payload.issuedAt.toISOString()}). Upload the newest license file from the Customer Portal.`
-            )
+          for (let attempt = 1; ; attempt++) {
+            // The upload is judged against the store's license, not this node's last view of it: another node may
+            // have installed a newer one a moment ago.
+            yield* reloadLicenseHeld
+            const current = installed
+            if (current === null) return yield* activationError("NOT_ACTIVATED", "This Hub is not activated yet. Activate it with a license file and an admin account first.")
+            const now = yield* observe
+            if (verified.fingerprint === current.fingerprint) return summaryNow(now)
+            if (verified.payload.issuedAt.getTime() < current.payload.issuedAt.getTime()) {
+              return yield* LicenseError.of(
+                "LICENSE_ROLLBACK",
+                `This license was issued ${verified.payload.issuedAt.toISOString()}, before the installed one (${current.payload.issuedAt.toISOString()}). Upload the newest license file from the Customer Portal.`
+              )
+            }
+            const notBefore = notBeforeOf(verified)
+            if (notBefore > (yield* evaluationNow)) {
+              yield* store.setPending(toStored(verified, now))
+              pending = verified
+              yield* sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore, license: termsOf(verified, cap) }))
+              yield* audit({ actor, action: "upload", outcome: "ok", detail: `${verified.payload.licenseId} staged until ${new Date(notBefore).toISOString()}` })
+              yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
+              return summaryNow(now)
+            }
+            const swapped = yield* store.replaceLicense(current.fingerprint, toStored(verified, now))
+            if (swapped) {
+              yield* applyInstalled(verified, now)
+              yield* audit({ actor, action: "upload", outcome: "ok", detail: verified.payload.licenseId })
+              return summaryNow(now)
+            }
+            // Another node installed a license between the read and the swap: read it, and judge the upload again.
+            if (attempt === INSTALL_ATTEMPTS) {
+              return yield* new LicenseStore.StoreError({
+                code: "STORE_UNAVAILABLE",
+                message: "Other nodes kept changing the installed license while this upload was applied. Reload the License page and upload again."
+              })
+            }
           }
-          const notBefore = notBeforeOf(verified)
-          if (notBefore > (yield* evaluationNow)) {
-            yield* store.setPending(toStored(verified, now))
-            pending = verified
-            yield* sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore, license: termsOf(verified, cap) }))
-            yield* audit({ actor, action: "upload", outcome: "ok", detail: `${verified.payload.licenseId} staged until ${new Date(notBefore).toISOString()}` })
-            yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
-            return summaryNow(now)
-          }
-          const swapped = yield* store.replaceLicense(current.fingerprint, toStored(verified, now))
-          if (!swapped) {
-            return yield* new LicenseStore.StoreError({ code: "STORE_FAILED", message: "Another process changed the installed license at the same moment. Reload the License page and upload again." })
-          }
-          yield* applyInstalled(verified, now)
-          yield* audit({ actor, action: "upload", outcome: "ok", detail: verified.payload.licenseId })
-          return summaryNow(now)
         }).pipe(
           Effect.tapError((error) =>
             audit({ actor: opts?.actor ?? "admin", action: "upload", outcome: "failed", code: error.code, detail: error.message })
