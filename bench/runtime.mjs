@@ -68,7 +68,7 @@ const seed = (filename, n) =>
     const db = new sqlite3.Database(filename)
     db.serialize(() => {
       db.run("BEGIN")
-      const stmt = db.prepare("INSERT INTO principals (cap, id, name, status, admitted_at, updated_at) VALUES ('unattended', ?, NULL, 'active', 0, 0)")
+      const stmt = db.prepare("INSERT INTO principals (cap, id, name, status, admitted_at, updated_at, heartbeat_at) VALUES ('unattended', ?, NULL, 'active', 0, 0, 0)")
       for (let i = 0; i < n; i++) stmt.run(`seed-${i}`)
       stmt.finalize()
       db.run("COMMIT", (e) => db.close(() => (e ? reject(e) : resolve())))
