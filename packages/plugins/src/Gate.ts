@@ -133,5 +133,9 @@ export const operate: (
   principal: Principal
 ) => Effect.Effect<Admitted, Admission.AdmissionError | LicenseStore.StoreError> = internal.operate
 
+/** The `check` operation now, as an Either: the same decision `operate` makes for `check`, for hosts that answer it inline. */
+export const checkNow: (config: Config<BaseOptions<unknown, unknown>>, principal: Principal) => Either.Either<Admitted, Admission.AdmissionError> =
+  internal.checkNow
+
 /** Call `f` with the outcome now if it is ready, or when it is (`check` stays synchronous); `onThrow` gets what `f` throws after a wait. */
 export const settle: (result: Outcome | Promise<Outcome>, f: (outcome: Outcome) => void, onThrow: (error: unknown) => void) => void = internal.settle

@@ -149,6 +149,22 @@ describe("Gate.run", () => {
   })
 })
 
+describe("Gate.checkNow", () => {
+  it("is the decision operate makes for check, without an Effect: admitted or the Enforcer's denial", async () => {
+    let answer: Admission.Decision = Either.void
+    const { enforcer, calls } = fakeEnforcer({ check: () => answer })
+    const config = Either.getOrThrow(Gate.validate("test", { enforcer, cap: "unattended", operation: "check", principal: () => "r1" }))
+    const principal = { id: "r1", name: undefined }
+    expect(Gate.checkNow(config, principal)).toEqual(Either.right({ operation: "check", cap: "unattended", principal: "r1" }))
+    expect(Either.right(await Effect.runPromise(Gate.operate(config, principal)))).toEqual(Gate.checkNow(config, principal))
+    answer = Either.left(limitReached)
+    expect(Gate.checkNow(config, principal)).toEqual(Either.left(limitReached))
+    expect(await Effect.runPromise(Effect.either(Gate.operate(config, principal)))).toEqual(Either.left(limitReached))
+    // Every answer came from the Enforcer's check: no decision of the gate's own.
+    expect(calls).toEqual(Array.from({ length: 5 }, () => "check unattended r1"))
+  })
+})
+
 describe("Gate.problem", () => {
   it("is the problem the Hub API answers for the same denial (type, title, status, code, detail)", () => {
     for (const code of Admission.AdmissionErrorCode.literals) {

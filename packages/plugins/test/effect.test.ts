@@ -114,4 +114,71 @@ describe("Effect HttpRouter specifics", () => {
     expect(() => mountLicenseHub(rootHandler)).toThrow(PluginOptionsError)
     await rootHandler.dispose()
   })
+
+  it("check decides a plain principal at once and an Effect principal in its Effect, alike: admitted, refused, onDenied, a missing principal", async () => {
+    const hub = await makeHub()
+    hubs.push(hub)
+    await hub.services.runPromise(hub.runtime.acquire("unattended", "r1"))
+    const options = { enforcer: hub.runtime, cap: "unattended", operation: "check" } as const
+    const refused = (error: { readonly code: string }) => Effect.succeed(HttpServerResponse.unsafeJson({ refused: error.code }, { status: 429 }))
+    const router = HttpRouter.empty.pipe(
+      HttpRouter.get("/plain", licenseGate({ ...options, principal: header("x-runner-id") })(respond(200))),
+      HttpRouter.get("/effect", licenseGate({ ...options, principal: (request) => Effect.succeed(request.headers["x-runner-id"]) })(respond(200))),
+      HttpRouter.get("/plain/custom", licenseGate({ ...options, principal: header("x-runner-id"), onDenied: refused })(respond(200))),
+      HttpRouter.get("/effect/custom", licenseGate({ ...options, principal: (request) => Effect.succeed(request.headers["x-runner-id"]), onDenied: refused })(respond(200)))
+    )
+    const host = serve(hostErrors(router), async () => undefined)
+    const answer = async (path: string, runner?: string) => {
+      const response = await host.request("GET", path, { headers: runner === undefined ? {} : { "x-runner-id": runner } })
+      return [response.status, await response.json()]
+    }
+    for (const path of ["/plain", "/effect"]) {
+      expect(await answer(path, "r1")).toEqual([200, { license: { operation: "check", cap: "unattended", principal: "r1" } }])
+      expect(await answer(path, "ghost")).toEqual([403, expect.objectContaining({ code: "PRINCIPAL_NOT_ADMITTED", status: 403 })])
+      expect(await answer(`${path}/custom`, "ghost")).toEqual([429, { refused: "PRINCIPAL_NOT_ADMITTED" }])
+      expect(await answer(path)).toEqual([400, expect.objectContaining({ code: "PRINCIPAL_MISSING" })])
+      expect(await answer(path, "not/an id")).toEqual([400, expect.objectContaining({ code: "PRINCIPAL_INVALID" })])
+    }
+  })
+
+  // The gate adds License to the fiber's context itself rather than through Effect.provideService (issue 16: that
+  // was most of a check's cost): what runs after the gated handler, however the handler ended, must not see it.
+  it("License is provided to the gated handler only: not after it succeeds, fails, dies or is interrupted", async () => {
+    const hub = await makeHub()
+    hubs.push(hub)
+    await hub.services.runPromise(hub.runtime.acquire("unattended", "r1"))
+    const request = HttpServerRequest.fromWeb(new Request("http://effect.local/", { headers: { "x-runner-id": "r1" } }))
+    const after = <E>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, License>) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const before = yield* Effect.serviceOption(License)
+          const exit = yield* Effect.exit(restore(gate(handler)))
+          const afterwards = yield* Effect.serviceOption(License)
+          return { before: before._tag, exit: exit._tag, afterwards: afterwards._tag }
+        })
+      ).pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
+    const gate = licenseGate({ enforcer: hub.runtime, cap: "unattended", operation: "check", principal: header("x-runner-id") })
+    const inside = Effect.map(License, (license) => HttpServerResponse.unsafeJson({ principal: license.principal }))
+    const outcomes = await Promise.all(
+      [
+        inside,
+        Effect.zipRight(License, Effect.fail(new PrincipalExploded({ message: "handler failed" }))),
+        Effect.zipRight(License, Effect.die("handler died")),
+        Effect.zipRight(License, Effect.interrupt)
+      ].map((handler) => Effect.runPromise(after(handler)))
+    )
+    expect(outcomes).toEqual([
+      { before: "None", exit: "Success", afterwards: "None" },
+      { before: "None", exit: "Failure", afterwards: "None" },
+      { before: "None", exit: "Failure", afterwards: "None" },
+      { before: "None", exit: "Failure", afterwards: "None" }
+    ])
+    // And the acquire path (an Effect per request) does the same.
+    const acquire = licenseGate({ enforcer: hub.runtime, cap: "unattended", operation: "acquire", principal: header("x-runner-id") })
+    const afterAcquire = Effect.gen(function* () {
+      const exit = yield* Effect.exit(acquire(Effect.zipRight(License, Effect.fail(new PrincipalExploded({ message: "handler failed" })))))
+      return { exit: exit._tag, afterwards: (yield* Effect.serviceOption(License))._tag }
+    }).pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
+    expect(await Effect.runPromise(afterAcquire)).toEqual({ exit: "Failure", afterwards: "None" })
+  })
 })

@@ -93,7 +93,7 @@ export const problem = (error: Admission.AdmissionError): ProblemBody => Problem
 
 type AnyConfig = Config<BaseOptions<unknown, unknown>>
 
-const checkNow = (config: AnyConfig, principal: Principal): Either.Either<Admitted, Admission.AdmissionError> =>
+export const checkNow = (config: AnyConfig, principal: Principal): Either.Either<Admitted, Admission.AdmissionError> =>
   Either.map(config.enforcer.check(config.cap, principal.id), (): Admitted => ({ operation: "check", cap: config.cap, principal: principal.id }))
 
 export const operate = (config: AnyConfig, principal: Principal) => {
