@@ -116,4 +116,9 @@ export interface Enforcer {
   readonly release: (cap: Cap, id: string, options?: { readonly actor?: string | undefined }) => Effect.Effect<boolean, StoreError>
   readonly deactivate: (cap: Cap, id: string, options?: { readonly actor?: string | undefined }) => Effect.Effect<boolean, StoreError>
   readonly check: (cap: Cap, id: string) => Decision
+  /**
+   * A principal's heartbeat on a cap with a lease (DESIGN §12): renews its lease, or re-admits it within the revive
+   * window. Optional: an Enforcer without leases leaves it out, and gates for `heartbeat` refuse it at creation.
+   */
+  readonly heartbeat?: (cap: Cap, id: string, options?: { readonly actor?: string | undefined }) => Effect.Effect<Heartbeat, AdmissionError | StoreError>
 }

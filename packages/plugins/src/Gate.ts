@@ -35,6 +35,18 @@ export type Admitted =
       readonly released: boolean
     }
   | { readonly operation: "check"; readonly cap: Cap.Cap; readonly principal: string }
+  | {
+      readonly operation: "heartbeat"
+      readonly cap: Cap.Cap
+      readonly principal: string
+      /** True when this heartbeat re-admitted a principal whose lease had ended (within the cap's revive window). */
+      readonly revived: boolean
+      /** When the principal's lease now ends (epoch ms); null when its cap has no lease. */
+      readonly leaseEndsAt: number | null
+    }
+
+/** What a gate does: the admission operations, and `heartbeat` for principals of a cap with a lease. */
+export type Operation = Admission.Operation | "heartbeat"
 
 /** The result of running a gate for one request. */
 export type Outcome =
@@ -72,8 +84,11 @@ export type BaseOptions<PrincipalFn, Denied> = Decider & GateOptions<PrincipalFn
 export interface GateOptions<PrincipalFn, Denied> {
   /** The capacity the route uses: `unattended` (Runners), `developer` (Studio seats) or `attended` (attended users). */
   readonly cap: Cap.Cap
-  /** `acquire` admits (register a Runner, assign a seat, grant attended), `release` frees, `check` asks whether an admitted principal may work. */
-  readonly operation: Admission.Operation
+  /**
+   * `acquire` admits (register a Runner, assign a seat, grant attended), `release` frees, `check` asks whether an admitted
+   * principal may work, `heartbeat` renews a principal's lease on a cap with leases (a Runner's periodic call).
+   */
+  readonly operation: Operation
   /** Maps the host's request to the principal id. Its errors go to the host's error path. */
   readonly principal: PrincipalFn
   /** Answers a denial instead of the default `403 application/problem+json`. */

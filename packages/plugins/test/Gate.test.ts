@@ -41,9 +41,16 @@ describe("Gate.make", () => {
     const error = Either.getLeft(result).pipe((o) => (o._tag === "Some" ? o.value : undefined))!
     expect(error).toBeInstanceOf(PluginOptionsError)
     expect(error.code).toBe("PLUGIN_OPTIONS_INVALID")
-    for (const part of ['unknown option "stray"', "enforcer must implement", 'cap must be one of unattended, developer, attended, got "seats"', 'operation must be one of acquire, release, check, got "grant"', "principal must be a function", "onDenied must be a function", "actor must be a non-empty string"]) {
+    for (const part of ['unknown option "stray"', "enforcer must implement", 'cap must be one of unattended, developer, attended, got "seats"', 'operation must be one of acquire, release, check, heartbeat, got "grant"', "principal must be a function", "onDenied must be a function", "actor must be a non-empty string"]) {
       expect(error.message).toContain(part)
     }
+  })
+
+  it("refuses a heartbeat gate over an enforcer that has no heartbeat (no leases), when the gate is made", () => {
+    const { enforcer } = fakeEnforcer({})
+    expect(() => Gate.unsafeMake("test", { enforcer, cap: "unattended", operation: "heartbeat", principal: () => "r1" })).toThrow(
+      /operation heartbeat needs an enforcer with heartbeat/
+    )
   })
 
   it("takes a hub in place of an enforcer and runs on the hub's Enforcer; exactly one of the two", async () => {

@@ -63,6 +63,7 @@ hubSuite("Effect HttpRouter", async (hub) => {
   const router = HttpRouter.empty.pipe(
     HttpRouter.post("/runners", licenseGate({ hub, cap: "unattended", operation: "acquire", principal: header("x-runner-id") })(respond(201))),
     HttpRouter.get("/runners/work", licenseGate({ hub, cap: "unattended", operation: "check", principal: header("x-runner-id") })(respond(200))),
+    HttpRouter.post("/runners/heartbeat", licenseGate({ hub, cap: "unattended", operation: "heartbeat", principal: header("x-runner-id") })(respond(200))),
     mountLicenseHub(hub.handler)
   )
   return serve(hostErrors(router), async () => undefined)

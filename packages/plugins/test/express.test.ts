@@ -72,6 +72,7 @@ hubSuite("Express", async (hub) => {
   const runnerId = (req: express.Request) => req.get("x-runner-id")
   app.post("/runners", licenseGate({ hub, cap: "unattended", operation: "acquire", principal: runnerId }), (req, res) => void res.status(201).json({ license: req.license }))
   app.get("/runners/work", licenseGate({ hub, cap: "unattended", operation: "check", principal: runnerId }), (req, res) => void res.json({ license: req.license }))
+  app.post("/runners/heartbeat", licenseGate({ hub, cap: "unattended", operation: "heartbeat", principal: runnerId }), (req, res) => void res.json({ license: req.license }))
   return listen(app, async () => undefined)
 })
 

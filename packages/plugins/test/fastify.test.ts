@@ -86,6 +86,7 @@ hubSuite("Fastify", async (hub) => {
   const respond = (status: number) => async (request: FastifyRequest, reply: FastifyReply) => reply.code(status).send({ license: request.license })
   app.post("/runners", { config: { license: { cap: "unattended", operation: "acquire", principal: runnerId } } }, respond(201))
   app.get("/runners/work", { config: { license: { cap: "unattended", operation: "check", principal: runnerId } } }, respond(200))
+  app.post("/runners/heartbeat", { config: { license: { cap: "unattended", operation: "heartbeat", principal: runnerId } } }, respond(200))
   await app.ready()
   return injecting(app, async () => undefined)
 })
@@ -146,7 +147,7 @@ describe("Fastify specifics", () => {
     await app.register(licenseGate, { enforcer: hub.runtime })
     expect(() =>
       app.post("/x", { config: { license: { cap: "unattended", operation: "admit" as "acquire", principal: () => "r1" } } }, async () => ({}))
-    ).toThrow(/operation must be one of acquire, release, check, got "admit"/)
+    ).toThrow(/operation must be one of acquire, release, check, heartbeat, got "admit"/)
     await app.close()
   })
 

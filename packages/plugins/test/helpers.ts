@@ -71,7 +71,8 @@ export const makeHub = async (license: string | null = standardLicense()): Promi
 /** A hub from `createHub` (the Promise API) on a fresh SQLite file, activated with the standard license through its handler. */
 export const makeEmbeddedHub = async (): Promise<{ readonly hub: EmbeddedHub; readonly dispose: () => Promise<void> }> => {
   const dataDir = mkdtempSync(join(tmpdir(), "exekra-plugins-hub-"))
-  const hub = await createHub({ dataDir, publicKeys: [vendorKey.publicKey], version: "test" })
+  // Runners hold a ten-minute lease, so the heartbeat gate has something to renew.
+  const hub = await createHub({ dataDir, publicKeys: [vendorKey.publicKey], version: "test", leases: { unattended: { leaseSeconds: 600 } } })
   const activated = await hub.handler.fetch(
     new Request("http://hub.local/license/api/activation", {
       method: "POST",

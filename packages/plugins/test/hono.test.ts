@@ -105,6 +105,7 @@ hubSuite("Hono", async (hub) => {
   const runnerId = (c: Context) => c.req.header("x-runner-id")
   app.post("/runners", licenseGate({ hub, cap: "unattended", operation: "acquire", principal: runnerId }), (c: Context<LicenseEnv>) => c.json({ license: c.var.license }, 201))
   app.get("/runners/work", licenseGate({ hub, cap: "unattended", operation: "check", principal: runnerId }), (c: Context<LicenseEnv>) => c.json({ license: c.var.license }))
+  app.post("/runners/heartbeat", licenseGate({ hub, cap: "unattended", operation: "heartbeat", principal: runnerId }), (c: Context<LicenseEnv>) => c.json({ license: c.var.license }))
   return { request: async (method, path, init = {}) => app.request(path, { method, headers: init.headers, body: init.body }), close: async () => undefined }
 })
 

@@ -73,10 +73,12 @@ hubSuite("node:http", async (hub) => {
   const respond = (status: number) => (_req: IncomingMessage, res: ServerResponse, license: unknown) => json(res, status, { license })
   const acquire = licenseGate({ hub, cap: "unattended", operation: "acquire", principal: header("x-runner-id") })(respond(201))
   const work = licenseGate({ hub, cap: "unattended", operation: "check", principal: header("x-runner-id") })(respond(200))
+  const beat = licenseGate({ hub, cap: "unattended", operation: "heartbeat", principal: header("x-runner-id") })(respond(200))
   return listen(
     (req, res) =>
       hub.handler(req, res, () => {
         if (req.method === "POST" && req.url === "/runners") return acquire(req, res)
+        if (req.method === "POST" && req.url === "/runners/heartbeat") return beat(req, res)
         if (req.method === "GET" && req.url === "/runners/work") return work(req, res)
         json(res, 404, { error: "not found" })
       }),

@@ -218,5 +218,19 @@ export const hubSuite = (name: string, makeHost: MakeHubHost): void => {
       expect((await host.request("GET", "/runners/work", { headers: { "x-runner-id": "r2" } })).status).toBe(200)
       expect(await json(await host.request("GET", "/license/api/health"))).toEqual({ status: "ok" })
     })
+
+    it("gates heartbeats: an admitted Runner's lease is renewed, one never admitted is refused with PRINCIPAL_NOT_ADMITTED", async () => {
+      const { hub, dispose } = await makeEmbeddedHub()
+      const host = await makeHost(hub)
+      open.push({ dispose, host })
+      expect((await host.request("POST", "/runners", { headers: { "x-runner-id": "r1" } })).status).toBe(201)
+      const beat = (await json(await host.request("POST", "/runners/heartbeat", { headers: { "x-runner-id": "r1" } }))) as {
+        readonly license: { readonly operation: string; readonly revived: boolean; readonly leaseEndsAt: number }
+      }
+      expect(beat.license).toMatchObject({ operation: "heartbeat", cap: "unattended", principal: "r1", revived: false })
+      // Ten minutes from this heartbeat.
+      expect(beat.license.leaseEndsAt - Date.now()).toBeGreaterThan(590_000)
+      await expectProblem(await host.request("POST", "/runners/heartbeat", { headers: { "x-runner-id": "r9" } }), 403, "PRINCIPAL_NOT_ADMITTED")
+    })
   })
 }

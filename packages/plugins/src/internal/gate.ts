@@ -3,11 +3,11 @@
 import * as Admission from "@exekra/core/Admission"
 import * as Cap from "@exekra/core/Cap"
 import { Cause, Effect, Either, Exit } from "effect"
-import type { Admitted, BaseOptions, Config, Gate, Options, Outcome, Principal, ProblemBody } from "../Gate.js"
+import type { Admitted, BaseOptions, Config, Gate, Operation, Options, Outcome, Principal, ProblemBody } from "../Gate.js"
 import { PluginOptionsError, PrincipalError } from "../PluginError.js"
 import * as Problem from "./problem.js"
 
-const OPERATIONS: ReadonlyArray<Admission.Operation> = ["acquire", "release", "check"]
+const OPERATIONS: ReadonlyArray<Operation> = ["acquire", "release", "check", "heartbeat"]
 const KNOWN_KEYS: ReadonlySet<string> = new Set(["enforcer", "hub", "cap", "operation", "principal", "onDenied", "actor"])
 
 // The same id rule as the Hub API: an id the gate admits must be one an admin can later list,
@@ -46,7 +46,11 @@ export const validate = <O extends BaseOptions<unknown, unknown>>(host: string, 
     const decider = deciderProblem(o["enforcer"], o["hub"])
     if (decider !== undefined) problems.push(decider)
     if (!Cap.isCap(o["cap"])) problems.push(`cap must be one of ${Cap.all.join(", ")}, got ${show(o["cap"])}`)
-    if (!OPERATIONS.includes(o["operation"] as Admission.Operation)) problems.push(`operation must be one of ${OPERATIONS.join(", ")}, got ${show(o["operation"])}`)
+    if (!OPERATIONS.includes(o["operation"] as Operation)) problems.push(`operation must be one of ${OPERATIONS.join(", ")}, got ${show(o["operation"])}`)
+    if (o["operation"] === "heartbeat" && decider === undefined) {
+      const enforcer = (o["enforcer"] ?? (o["hub"] as { readonly enforcer?: unknown } | undefined)?.enforcer) as Record<string, unknown>
+      if (!isFunction(enforcer["heartbeat"])) problems.push("operation heartbeat needs an enforcer with heartbeat (the Hub's LicenseRuntime, or a hub from createHub)")
+    }
     if (!isFunction(o["principal"])) problems.push(`principal must be a function of the request, got ${show(o["principal"])}`)
     if (o["onDenied"] !== undefined && !isFunction(o["onDenied"])) problems.push(`onDenied must be a function, got ${show(o["onDenied"])}`)
     if (o["actor"] !== undefined && (typeof o["actor"] !== "string" || o["actor"].length === 0)) problems.push(`actor must be a non-empty string, got ${show(o["actor"])}`)
@@ -110,6 +114,14 @@ export const operate = (config: AnyConfig, principal: Principal) => {
         config.enforcer.release(config.cap, principal.id, { actor: config.actor }),
         (released): Admitted => ({ operation: "release", cap: config.cap, principal: principal.id, released })
       )
+    case "heartbeat": {
+      // Checked when the gate was made: a heartbeat gate's enforcer implements heartbeat.
+      const heartbeat = config.enforcer.heartbeat!
+      return Effect.map(
+        heartbeat(config.cap, principal.id, { actor: config.actor }),
+        (beat): Admitted => ({ operation: "heartbeat", cap: config.cap, principal: principal.id, revived: beat.revived, leaseEndsAt: beat.leaseEndsAt })
+      )
+    }
   }
 }
 
