@@ -26,6 +26,21 @@ const ARTIFACTS = fileURLToPath(new URL("../../../../test/artifacts/", import.me
 
 let browser: Browser
 
+/**
+ * A screenshot of a live region for the artifacts. The page redraws such a region when an event arrives, and a redraw
+ * between finding the element and drawing it detaches it: then it is taken again (the assertions are elsewhere).
+ */
+const shoot = async (locator: { readonly screenshot: (options: { readonly path: string }) => Promise<unknown> }, path: string): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await locator.screenshot({ path })
+      return
+    } catch (error) {
+      if (attempt === 3 || !String(error).includes("not attached")) throw error
+    }
+  }
+}
+
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: the browser tests need Debian's chromium package (apt-get install chromium).`)
@@ -298,7 +313,7 @@ describe("signed in", () => {
       // At 1280 px the compact drawing is shown at about its own size (341 × 304 pt), so its 9 pt labels stay readable.
       expect(box?.width).toBeGreaterThan(400)
       await page.screenshot({ path: `${ARTIFACTS}license.png`, fullPage: true })
-      await page.locator("#cap-unattended").screenshot({ path: `${ARTIFACTS}license-cap.png` })
+      await shoot(page.locator("#cap-unattended"), `${ARTIFACTS}license-cap.png`)
 
       await page.click("#principals-unattended [data-principal='runner-1'] button:has-text('Release')")
       await page.waitForSelector("[data-notice]:has-text('The Runner was released')")
@@ -315,7 +330,7 @@ describe("signed in", () => {
       await page.keyboard.press("Enter")
       await page.waitForSelector("#cap-attended .diagram-full[open] svg")
       expect(await page.$$("#cap-attended .diagram-full .edge[data-from]")).toHaveLength(30)
-      await page.locator("#cap-attended .diagram").screenshot({ path: `${ARTIFACTS}license-diagram-full.png` })
+      await shoot(page.locator("#cap-attended .diagram"), `${ARTIFACTS}license-diagram-full.png`)
 
       // A renewal through the API moves the state badges and the diagrams' highlight on this open page.
       const renewed = await fetch(`${hub.url}/api/license`, {
