@@ -1,8 +1,8 @@
 /** Handlers of the Portal API: each maps a request to one PortalAuth or Licensing call and back; the authorization middleware. */
 import { HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Context, Duration, Effect, type Exit, Layer } from "effect"
-import { isSameOriginChange } from "../../http/Authorization.js"
+import { Clock, Context, Duration, Effect, Layer } from "effect"
 import { clientAddress, HubHttpOptions, secureCookie } from "../../http/HubHttpOptions.js"
+import * as RequestAuth from "../../http/internal/requestAuth.js"
 import * as Problem from "../../http/Problem.js"
 import { Licensing } from "../Licensing.js"
 import { Api, cookieName, CurrentCaller, PortalAuthorization, sessionCookie } from "../PortalApi.js"
@@ -15,42 +15,18 @@ import { answer, fromPortal, fromStore } from "./problems.js"
 /** The Portal's public base URL (invite links and licenses' `portalUrl` are built on it). */
 export class PortalBaseUrl extends Context.Tag("@exekra/server/portal/PortalBaseUrl")<PortalBaseUrl, string>() {}
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i
-
-/** The credential a request presents: a bearer token wins over the cookie. */
-export const presented = (request: HttpServerRequest.HttpServerRequest): { readonly secret: string; readonly byCookie: boolean } => {
-  const bearer = BEARER.exec(request.headers.authorization ?? "")?.[1]
-  return bearer !== undefined ? { secret: bearer, byCookie: false } : { secret: request.cookies[cookieName] ?? "", byCookie: true }
-}
-
-const crossOrigin = Problem.make(
-  403,
-  "CROSS_ORIGIN_REQUEST",
-  "This change came from a page of another origin with the session cookie, and was refused. Use the Portal's own pages, or an API token (Authorization: Bearer) for scripts."
-)
-
-/** The authorization middleware over PortalAuth, with the Hub's same-origin rule for cookie-authenticated changes. */
+/** The authorization middleware over PortalAuth: the Hub's credential resolution and same-origin rule, with the Portal's cookie. */
 export const authorizationLayer: Layer.Layer<PortalAuthorization, never, PortalAuth> = Layer.effect(
   PortalAuthorization,
-  Effect.gen(function* () {
-    const auth = yield* PortalAuth
-    // Both schemes resolve the same credential; the outcome is kept per request so the store is asked once.
-    const outcomes = new WeakMap<HttpServerRequest.HttpServerRequest, Exit.Exit<Context.Tag.Service<CurrentCaller>, Problem.HttpProblem>>()
-    const resolve = Effect.gen(function* () {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const known = outcomes.get(request)
-      if (known !== undefined) return yield* known
-      const { secret, byCookie } = presented(request)
-      const outcome = yield* Effect.exit(
-        byCookie && !isSameOriginChange(request, yield* HubHttpOptions)
-          ? Effect.fail(crossOrigin)
-          : answer(Effect.map(auth.authenticate(secret), (caller) => ({ caller, secret })))
-      )
-      outcomes.set(request, outcome)
-      return yield* outcome
-    })
-    return PortalAuthorization.of({ bearer: () => resolve, cookie: () => resolve })
-  })
+  Effect.map(PortalAuth, (auth) =>
+    PortalAuthorization.of(
+      RequestAuth.make({
+        cookieName,
+        product: "Portal",
+        authenticate: (secret) => answer(Effect.map(auth.authenticate(secret), (caller) => ({ caller, secret })))
+      })
+    )
+  )
 )
 
 /** An account as the API shows it: never its password hash. */
