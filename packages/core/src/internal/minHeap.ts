@@ -1,0 +1,56 @@
+/** A binary min-heap ordered by `before`: O(log n) push and pop, for timers that must wake in deadline order. */
+export class MinHeap<A> {
+  private items: Array<A> = []
+
+  constructor(private readonly before: (a: A, b: A) => boolean) {}
+
+  get size(): number {
+    return this.items.length
+  }
+
+  peek(): A | undefined {
+    return this.items[0]
+  }
+
+  push(item: A): void {
+    const items = this.items
+    let i = items.push(item) - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.before(items[i]!, items[parent]!)) break
+      ;[items[i], items[parent]] = [items[parent]!, items[i]!]
+      i = parent
+    }
+  }
+
+  pop(): A | undefined {
+    const items = this.items
+    const top = items[0]
+    const last = items.pop()
+    if (items.length === 0 || last === undefined) return top
+    items[0] = last
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      const right = left + 1
+      let least = i
+      if (left < items.length && this.before(items[left]!, items[least]!)) least = left
+      if (right < items.length && this.before(items[right]!, items[least]!)) least = right
+      if (least === i) break
+      ;[items[i], items[least]] = [items[least]!, items[i]!]
+      i = least
+    }
+    return top
+  }
+
+  /** The items in heap order (not sorted). */
+  toArray(): Array<A> {
+    return this.items.slice()
+  }
+
+  /** Replace the contents with `items`, in any order. */
+  replace(items: ReadonlyArray<A>): void {
+    this.items = []
+    for (const item of items) this.push(item)
+  }
+}
