@@ -1,10 +1,10 @@
 /** Principal leases in the runtime: each cap's setting, heartbeats, and the leader's cull timer per leased cap. */
 import { Admission, Cap, LicenseStore } from "@exekra/core"
-import { Effect, Either, Option, Queue, type Scope } from "effect"
+import { Effect, Either, Option, type Scope } from "effect"
 import { type CapLeaseStatus, type LeaseError, type LeaseInput, type LeaseSetting, validate } from "../Leases.js"
 import type { CapStatus, RuntimeEvent } from "../LicenseRuntime.js"
 import type { AdmissionMetrics } from "../metrics/AdmissionMetrics.js"
-import { timerLoop } from "./timerLoop.js"
+import * as Timer from "./timerLoop.js"
 
 /** The part of a cap's runtime state leases read and change; the runtime owns it. */
 export interface Slot {
@@ -60,8 +60,8 @@ export const make = (host: Host, configured: ReadonlyArray<LeaseSetting>) =>
     const leases = new Map<Cap.Cap, CapLeaseStatus>()
     /** The earliest lease end among a cap's active principals, as far as this node knows; null when none. */
     const nextEnd = new Map<Cap.Cap, number | null>()
-    const rearm = {} as Record<Cap.Cap, Queue.Queue<void>>
-    for (const cap of Cap.all) rearm[cap] = yield* Queue.sliding<void>(1)
+    const timers = {} as Record<Cap.Cap, Timer.Timer>
+    for (const cap of Cap.all) timers[cap] = yield* Timer.make
 
     const loadSettings = Effect.gen(function* () {
       const stored = yield* store.capLeases
@@ -86,7 +86,7 @@ export const make = (host: Host, configured: ReadonlyArray<LeaseSetting>) =>
     if (configured.length > 0) yield* loadSettings
 
     const lease = (cap: Cap.Cap): CapLeaseStatus | null => leases.get(cap) ?? null
-    const wake = (cap: Cap.Cap) => Effect.asVoid(Queue.offer(rearm[cap], undefined))
+    const wake = (cap: Cap.Cap) => timers[cap].rearm
 
     /** Read when the cap's next lease ends from the store (a read, no write), and re-arm its timer. */
     const refresh = (cap: Cap.Cap) =>
@@ -274,7 +274,7 @@ export const make = (host: Host, configured: ReadonlyArray<LeaseSetting>) =>
 
     const start = Effect.forEach(
       Cap.all,
-      (cap) => Effect.forkScoped(timerLoop(() => (host.leading() && leases.has(cap) ? (nextEnd.get(cap) ?? null) : null), rearm[cap], cullNow(cap))),
+      (cap) => Effect.forkScoped(timers[cap].run(() => (host.leading() && leases.has(cap) ? (nextEnd.get(cap) ?? null) : null), cullNow(cap))),
       { discard: true }
     )
 

@@ -40,7 +40,7 @@ import * as Passwords from "../Passwords.js"
 import { capStatus, licenseSummary, validationPosture } from "./summary.js"
 import * as GroupCommit from "./groupCommit.js"
 import * as Leases from "./leases.js"
-import { timerLoop } from "./timerLoop.js"
+import * as Timer from "./timerLoop.js"
 
 /** Settings of a runtime. */
 export interface RuntimeOptions {
@@ -67,7 +67,7 @@ type ValidationActor = Actor<typeof validationMachine>
 interface CapSlot extends Leases.Slot {
   actor: CapActor
   /** Wakes the cap's timer loop to re-read its deadline. */
-  readonly rearm: Queue.Queue<void>
+  readonly timer: Timer.Timer
 }
 
 /**
@@ -184,11 +184,11 @@ export const make = (options: RuntimeOptions) =>
         admitted: new Set(principals.filter((p) => p.status === "active").map((p) => p.id)),
         used: counts[cap],
         lock: yield* Effect.makeSemaphore(1),
-        rearm: yield* Queue.sliding<void>(1)
+        timer: yield* Timer.make
       }
     }
 
-    const validationRearm = yield* Queue.sliding<void>(1)
+    const validationTimer = yield* Timer.make
     const validationFiber = yield* FiberHandle.make()
     const intervalOf = (license: Verifier.VerifiedLicense | null) => license?.payload.validation.intervalHours ?? 24
     const newValidationActor = (now: number): ValidationActor =>
@@ -251,15 +251,20 @@ export const make = (options: RuntimeOptions) =>
 
     // ---- actors and timers -------------------------------------------------------------------
 
-    /** Send an event to a cap, persist its snapshot, publish a state change and re-arm its one timer. */
-    const sendCap = (cap: Cap.Cap, event: CapEvent): Effect.Effect<void, LicenseStore.StoreError> =>
+    /**
+     * Send events to a cap, persist its snapshot once, publish a state change and re-arm its one timer. Several events
+     * in one call (a ping's clock reading and its success) cost one write, as the daily ping runs for years.
+     */
+    const sendCap = (cap: Cap.Cap, ...events: [CapEvent, ...Array<CapEvent>]): Effect.Effect<void, LicenseStore.StoreError> =>
       Effect.gen(function* () {
         const slot = slots[cap]
         const before = slot.actor.getSnapshot().value
         // A cap hears the time only at its own deadlines and events; after the clock is set back, it must
-        // still evaluate at the latest time this Hub has seen, or an upload would be judged in the past.
-        if (seen > slot.actor.getSnapshot().context.highWater) slot.actor.send({ type: "CLOCK_OBSERVED", now: event.now, serverTime: seen })
-        slot.actor.send(event)
+        // still evaluate at the latest time this Hub has seen, or an upload would be judged in the past. An event
+        // carrying that time observes it itself.
+        const first = events[0]
+        if (seen > first.now && seen > slot.actor.getSnapshot().context.highWater) slot.actor.send({ type: "CLOCK_OBSERVED", now: first.now, serverTime: seen })
+        for (const event of events) slot.actor.send(event)
         const after = slot.actor.getSnapshot()
         yield* store.putSnapshot(`cap:${cap}`, JSON.stringify(slot.actor.getPersistedSnapshot()))
         if (after.value !== before) {
@@ -275,8 +280,17 @@ export const make = (options: RuntimeOptions) =>
         yield* arm(slot)
       })
 
-    const sendAllCaps = (event: (cap: Cap.Cap) => CapEvent) =>
-      machineLock.withPermits(1)(Effect.forEach(Cap.all, (cap) => sendCap(cap, event(cap)), { discard: true }))
+    const sendAllCaps = (events: (cap: Cap.Cap) => CapEvent | [CapEvent, ...Array<CapEvent>]) =>
+      machineLock.withPermits(1)(
+        Effect.forEach(
+          Cap.all,
+          (cap) => {
+            const e = events(cap)
+            return Array.isArray(e) ? sendCap(cap, ...e) : sendCap(cap, e)
+          },
+          { discard: true }
+        )
+      )
 
     /** Tick a cap whose deadline is already past at `now`: the wall clock jumped while its timer slept. */
     const catchUp = (cap: Cap.Cap, now: number) => {
@@ -293,7 +307,7 @@ export const make = (options: RuntimeOptions) =>
       if (ping !== null && ping <= now) yield* startPing
     })
 
-    const arm = (slot: CapSlot): Effect.Effect<void> => Effect.asVoid(Queue.offer(slot.rearm, undefined))
+    const arm = (slot: CapSlot): Effect.Effect<void> => slot.timer.rearm
 
     /** Time passed for a cap; a due pending license is promoted to installed first. */
     const tick = (cap: Cap.Cap) =>
@@ -365,15 +379,19 @@ export const make = (options: RuntimeOptions) =>
         if (Either.isLeft(result)) return yield* recordPingFailure(`${result.left.code}: ${result.left.message}`)
         const serverTime = result.right.serverTime.getTime()
         yield* sendValidation({ type: "PING_SUCCEEDED", now, status: result.right.status, serverTime })
-        if (serverTime - now <= MAX_PORTAL_LEAD_MS) {
+        const succeeded: CapEvent = { type: "VALIDATION_SUCCEEDED", now }
+        if (serverTime <= now) {
+          // The success observes `now` itself: a Portal clock behind the Hub's tells the caps nothing more.
+          yield* sendAllCaps(() => succeeded)
+        } else if (serverTime - now <= MAX_PORTAL_LEAD_MS) {
           yield* store.raiseHighWater(serverTime)
-          yield* sendAllCaps(() => ({ type: "CLOCK_OBSERVED", now, serverTime }))
+          yield* sendAllCaps(() => [{ type: "CLOCK_OBSERVED", now, serverTime }, succeeded])
         } else {
           yield* Effect.logWarning(
             `The Portal's clock is ${Math.round((serverTime - now) / 3_600_000)} h ahead of this Hub's; not trusted as the time. Check the Hub's clock.`
           )
+          yield* sendAllCaps(() => succeeded)
         }
-        yield* sendAllCaps(() => ({ type: "VALIDATION_SUCCEEDED", now }))
       }).pipe(
         // Whatever ends a ping early (a defect in the client, a store error while recording it) must not leave the
         // machine in `pinging`, where no next attempt is scheduled. An interruption is shutdown: the next start recovers.
@@ -385,7 +403,7 @@ export const make = (options: RuntimeOptions) =>
         Effect.ensuring(armValidation)
       )
 
-    const armValidation: Effect.Effect<void> = Effect.asVoid(Queue.offer(validationRearm, undefined))
+    const armValidation: Effect.Effect<void> = validationTimer.rearm
     const validationDeadline = () =>
       !leading || installed === null || portalUrlOf(installed) === null ? null : nextValidationDeadline(validation.getSnapshot().context)
 
@@ -828,9 +846,9 @@ export const make = (options: RuntimeOptions) =>
 
     // Catch up with time that passed while the Hub was down, then start every timer.
     for (const slot of Object.values(slots)) {
-      yield* Effect.forkScoped(timerLoop(() => nextDeadline(slot.actor.getSnapshot().context), slot.rearm, tick(slot.cap)))
+      yield* Effect.forkScoped(slot.timer.run(() => nextDeadline(slot.actor.getSnapshot().context), tick(slot.cap)))
     }
-    yield* Effect.forkScoped(timerLoop(validationDeadline, validationRearm, startPing))
+    yield* Effect.forkScoped(validationTimer.run(validationDeadline, startPing))
     yield* leases.start
     const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(heartbeatMs), Effect.catchAllCause(heartbeat, Effect.logError))))
