@@ -5,7 +5,7 @@
  * run once even when several processes start together.
  */
 import type * as PgClient from "@effect/sql-pg/PgClient"
-import { Data, type Effect, type Scope } from "effect"
+import { Data, type Effect, type Either, type Scope } from "effect"
 import * as internal from "./internal/postgres.js"
 
 /** The codes of {@link PostgresError}: the same as the Sqlite module's, so a store maps both alike. */
@@ -23,7 +23,7 @@ export class PostgresError extends Data.TaggedError("PostgresError")<{
   readonly cause?: unknown
 }> {}
 
-/** A result row as the driver returns it: `bigint` columns arrive as strings (read them with {@link num}). */
+/** A result row as the driver returns it: `bigint` columns arrive as strings (read them with {@link integer} or {@link num}). */
 export type Row = Readonly<Record<string, unknown>>
 
 /** Where the database is and how the pool behaves. */
@@ -103,6 +103,13 @@ export interface Database {
   readonly first: (what: string, text: string, params?: ReadonlyArray<unknown>, repeatable?: boolean) => Effect.Effect<Row | undefined, PostgresError>
   /** {@link Database.query}, for its effect only. */
   readonly exec: (what: string, text: string, params?: ReadonlyArray<unknown>, repeatable?: boolean) => Effect.Effect<void, PostgresError>
+  /**
+   * {@link Database.query}'s rows, each read by `decode`; a row it cannot read fails the statement with
+   * `DATABASE_CORRUPT`, naming the column.
+   */
+  readonly rows: <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: Decoder<A>, repeatable?: boolean) => Effect.Effect<ReadonlyArray<A>, PostgresError>
+  /** {@link Database.rows}' first row, if any. */
+  readonly row: <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: Decoder<A>, repeatable?: boolean) => Effect.Effect<A | undefined, PostgresError>
 }
 
 /**
@@ -123,5 +130,72 @@ export const numOrNull = (value: unknown): number | null => (value === null || v
 export const str = (value: unknown): string => String(value)
 /** {@link str}, keeping SQL NULL as null. */
 export const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value))
+// ---- reading rows --------------------------------------------------------------------------------------------------
+
+/** How a {@link decoder} reads one column: what it expects, as messages say it, and the value it makes of the driver's (undefined: the column holds something else). */
+export interface Column<A> {
+  readonly expected: string
+  readonly read: (value: unknown) => A | undefined
+}
+
+/** A `text` column. */
+export const text: Column<string> = { expected: "text", read: (value) => (typeof value === "string" ? value : undefined) }
+
+/**
+ * A `text` column whose values are `A`'s. The values are not checked: the writer's type stands for them, and a node of
+ * an older release, sharing the database with a newer one, must still read what the newer one wrote.
+ */
+export const textAs = <A extends string>(): Column<A> => text as Column<A>
+
+// A bigint arrives as a string of digits (it may exceed 2^53); every one the stores keep is epoch ms or a count, well inside.
+const DIGITS = /^-?\d+$/
+
+/** An `integer` or `bigint` column, as a number. */
+export const integer: Column<number> = {
+  expected: "an integer",
+  read: (value) => (typeof value === "number" && Number.isInteger(value) ? value : typeof value === "string" && DIGITS.test(value) ? Number(value) : undefined)
+}
+
+/** A `boolean` column. */
+export const boolean: Column<boolean> = { expected: "a boolean", read: (value) => (typeof value === "boolean" ? value : undefined) }
+
+/** A `text[]` column. */
+export const textArray: Column<ReadonlyArray<string>> = {
+  expected: "a list of text",
+  read: (value) => (Array.isArray(value) && value.every((item) => typeof item === "string") ? (value as ReadonlyArray<string>) : undefined)
+}
+
+/** `column`, or SQL NULL as null. */
+export const nullable = <A>(column: Column<A>): Column<A | null> => ({
+  expected: `${column.expected} or NULL`,
+  read: (value) => (value === null ? null : column.read(value))
+})
+
+/** A row whose column is missing or holds what its decoder does not read; {@link Database.rows} reports it as `DATABASE_CORRUPT`. */
+export class ColumnError extends Data.TaggedError("ColumnError")<{
+  readonly column: string
+  readonly expected: string
+  /** What the column holds, by kind only ("missing", "NULL", "text", "a number", …): never the value, which may be a secret's hash. */
+  readonly found: string
+}> {}
+
+/** Reads one row. */
+export type Decoder<A> = (row: Row) => Either.Either<A, ColumnError>
+
+/** The record a {@link decoder} of `fields` makes. */
+export type Decoded<Fields extends Readonly<Record<string, Column<unknown>>>> = { readonly [K in keyof Fields]: Fields[K] extends Column<infer A> ? A : never }
+
+/**
+ * A decoder of rows into records: each field reads the column of its name in snake_case (`createdAt` reads
+ * `created_at`), and the first column that is missing or of another type fails the row.
+ *
+ * @example
+ * import { Postgres } from "@exekra/core"
+ *
+ * const toNote = Postgres.decoder({ noteId: Postgres.text, createdAt: Postgres.integer, author: Postgres.nullable(Postgres.text) })
+ * // toNote({ note_id: "n1", created_at: "1767225600000", author: null }): Either.right({ noteId: "n1", createdAt: 1767225600000, author: null })
+ */
+export const decoder: <Fields extends Readonly<Record<string, Column<unknown>>>>(fields: Fields) => Decoder<Decoded<Fields>> = internal.decoder
+
 /** A `LIMIT` parameter: never negative (which PostgreSQL refuses), 0 for NaN, none (null) for +Infinity. */
 export const limitOf = (n: number): number | null => (Number.isNaN(n) ? 0 : n === Infinity ? null : Math.max(0, Math.floor(n)))

@@ -1,10 +1,21 @@
-/** Implementation of the Postgres module: the pool, statements with their retry rule, the error diagnosis and the migration runner. */
+/** Implementation of the Postgres module: the pool, statements with their retry rule, the error diagnosis, the migration runner and row decoders. */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { TransactionConnection } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Context, Duration, Effect, Either, Redacted, type Scope } from "effect"
-import { type Database, num, type Options, PostgresError, type PostgresErrorCode, type Row } from "../Postgres.js"
+import {
+  type Column,
+  ColumnError,
+  type Database,
+  type Decoded,
+  type Decoder,
+  num,
+  type Options,
+  PostgresError,
+  type PostgresErrorCode,
+  type Row
+} from "../Postgres.js"
 
 /** SQLSTATE the upgrade guard raises when another process applied the step first. */
 const STEP_TAKEN = "XK001"
@@ -151,6 +162,26 @@ export const open = (options: Options): Effect.Effect<Database, PostgresError, S
 
     yield* migrate(client, options, where, failure)
 
+    /** A row the decoder could not read: the schema is this release's (the migrations saw to it), so the data was altered. */
+    const unreadable = (what: string, e: ColumnError): PostgresError =>
+      new PostgresError({
+        code: "DATABASE_CORRUPT",
+        message:
+          `The ${options.describe} at ${where} could not ${what} (column ${e.column} ${e.found === "missing" ? "is missing" : `holds ${e.found}`}, not ${e.expected}). ` +
+          `Its data was changed outside the ${options.owner}, or is damaged: restore it from a backup.`,
+        cause: e
+      })
+    const rows = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: Decoder<A>, repeatable = true) =>
+      Effect.flatMap(query(what, text, params, repeatable), (found) => {
+        const decoded: Array<A> = []
+        for (const row of found) {
+          const result = decode(row)
+          if (Either.isLeft(result)) return Effect.fail(unreadable(what, result.left))
+          decoded.push(result.right)
+        }
+        return Effect.succeed(decoded)
+      })
+
     const database: Database = {
       where,
       client,
@@ -158,7 +189,9 @@ export const open = (options: Options): Effect.Effect<Database, PostgresError, S
       connectTimeoutMs,
       query,
       first: (what, text, params, repeatable) => Effect.map(query(what, text, params, repeatable), (rows) => rows[0]),
-      exec: (what, text, params, repeatable) => Effect.asVoid(query(what, text, params, repeatable))
+      exec: (what, text, params, repeatable) => Effect.asVoid(query(what, text, params, repeatable)),
+      rows,
+      row: (what, text, params, decode, repeatable) => Effect.map(rows(what, text, params, decode, repeatable), (decoded) => decoded[0])
     }
     return database
   })
@@ -285,4 +318,39 @@ const connectionLost = (e: SqlError): boolean => {
 const lastRows = (result: unknown): ReadonlyArray<Row> => {
   if (!Array.isArray(result)) return []
   return result.length > 0 && Array.isArray(result[0]) ? ((result[result.length - 1] as ReadonlyArray<Row>) ?? []) : (result as ReadonlyArray<Row>)
+}
+
+// ---- row decoders --------------------------------------------------------------------------------------------------
+
+/** What a column holds, by kind only: messages never repeat a value, which may be a secret's hash. */
+const kindOf = (value: unknown): string =>
+  value === undefined
+    ? "missing"
+    : value === null
+      ? "NULL"
+      : typeof value === "string"
+        ? "text"
+        : typeof value === "number" || typeof value === "bigint"
+          ? "a number"
+          : typeof value === "boolean"
+            ? "a boolean"
+            : Array.isArray(value)
+              ? "a list"
+              : "an object"
+
+const snakeCase = (field: string): string => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+
+export const decoder = <Fields extends Readonly<Record<string, Column<unknown>>>>(fields: Fields): Decoder<Decoded<Fields>> => {
+  // Column names are worked out once, not per row.
+  const reads = Object.entries(fields).map(([field, column]) => ({ field, name: snakeCase(field), column }))
+  return (row) => {
+    const decoded: Record<string, unknown> = {}
+    for (const { field, name, column } of reads) {
+      const value = row[name]
+      const read = column.read(value)
+      if (read === undefined) return Either.left(new ColumnError({ column: name, expected: column.expected, found: kindOf(value) }))
+      decoded[field] = read
+    }
+    return Either.right(decoded as Decoded<Fields>)
+  }
 }

@@ -1,6 +1,6 @@
 /** PostgreSQL LicenseStore: the Hub's schema as versioned migrations, one server-side function per write, LISTEN/NOTIFY wakeups. */
 import { randomBytes } from "node:crypto"
-import { Clock, Data, Deferred, Duration, Effect, Option, Ref, type Scope, Stream } from "effect"
+import { Clock, Data, Deferred, Duration, Effect, Either, Option, Ref, type Scope, Stream } from "effect"
 import * as Cap from "../Cap.js"
 import {
   type AdminAccount,
@@ -555,70 +555,51 @@ const VALIDATION = "last_attempt_at, last_success_at, failing_since, last_error,
 const AUDIT = "at, actor, action, outcome, cap, principal, code, detail"
 const NODE = "id, version, started_at, last_seen_at, applied_seq"
 
-// PostgreSQL sends bigint as a string (it may exceed 2^53); every bigint here is epoch ms or a count, well inside (`num`).
+// Each decoder reads the columns named after its fields (`createdAt` reads `created_at`), bigints as numbers.
+const { decoder, integer, nullable, text, textAs } = Postgres
+type Decoder<A> = Postgres.Decoder<A>
 
-const toLicense = (r: Row): StoredLicense => ({
-  text: str(r.text),
-  fingerprint: str(r.fingerprint),
-  licenseId: str(r.license_id),
-  issuedAt: num(r.issued_at),
-  storedAt: num(r.stored_at)
+const toLicense: Decoder<StoredLicense> = decoder({ text, fingerprint: text, licenseId: text, issuedAt: integer, storedAt: integer })
+const principal = { cap: textAs<Cap.Cap>(), id: text, name: nullable(text), status: textAs<Principal["status"]>(), admittedAt: integer, updatedAt: integer }
+const toPrincipal: Decoder<Principal> = decoder(principal)
+const toLeased: Decoder<LeasedPrincipal> = decoder({ ...principal, heartbeatAt: integer, culledAt: nullable(integer) })
+const toCapLease: Decoder<CapLease> = decoder({ cap: textAs<Cap.Cap>(), leaseSeconds: integer, reviveSeconds: integer, since: integer })
+const toCredential: Decoder<Credential> = decoder({
+  tokenHash: text,
+  kind: textAs<Credential["kind"]>(),
+  name: nullable(text),
+  createdAt: integer,
+  expiresAt: nullable(integer)
 })
-const toPrincipal = (r: Row): Principal => ({
-  cap: str(r.cap) as Cap.Cap,
-  id: str(r.id),
-  name: strOrNull(r.name),
-  status: str(r.status) as Principal["status"],
-  admittedAt: num(r.admitted_at),
-  updatedAt: num(r.updated_at)
+const toValidation: Decoder<ValidationRecord> = decoder({
+  lastAttemptAt: nullable(integer),
+  lastSuccessAt: nullable(integer),
+  failingSince: nullable(integer),
+  lastError: nullable(text),
+  lastStatus: nullable(textAs<NonNullable<ValidationRecord["lastStatus"]>>()),
+  consecutiveFailures: integer,
+  nextAttemptAt: nullable(integer)
 })
-const toLeased = (r: Row): LeasedPrincipal => ({ ...toPrincipal(r), heartbeatAt: num(r.heartbeat_at), culledAt: numOrNull(r.culled_at) })
-const toCapLease = (r: Row): CapLease => ({
-  cap: str(r.cap) as Cap.Cap,
-  leaseSeconds: num(r.lease_seconds),
-  reviveSeconds: num(r.revive_seconds),
-  since: num(r.since)
+const toAudit: Decoder<AuditRecord> = decoder({
+  at: integer,
+  actor: text,
+  action: text,
+  outcome: textAs<AuditRecord["outcome"]>(),
+  cap: nullable(textAs<Cap.Cap>()),
+  principal: nullable(text),
+  code: nullable(text),
+  detail: nullable(text)
 })
-const toCredential = (r: Row): Credential => ({
-  tokenHash: str(r.token_hash),
-  kind: str(r.kind) as Credential["kind"],
-  name: strOrNull(r.name),
-  createdAt: num(r.created_at),
-  expiresAt: numOrNull(r.expires_at)
-})
-const toValidation = (r: Row): ValidationRecord => ({
-  lastAttemptAt: numOrNull(r.last_attempt_at),
-  lastSuccessAt: numOrNull(r.last_success_at),
-  failingSince: numOrNull(r.failing_since),
-  lastError: strOrNull(r.last_error),
-  lastStatus: strOrNull(r.last_status) as ValidationRecord["lastStatus"],
-  consecutiveFailures: num(r.consecutive_failures),
-  nextAttemptAt: numOrNull(r.next_attempt_at)
-})
-const toAudit = (r: Row): AuditRecord => ({
-  at: num(r.at),
-  actor: str(r.actor),
-  action: str(r.action),
-  outcome: str(r.outcome) as AuditRecord["outcome"],
-  cap: strOrNull(r.cap) as Cap.Cap | null,
-  principal: strOrNull(r.principal),
-  code: strOrNull(r.code),
-  detail: strOrNull(r.detail)
-})
-const toNode = (r: Row): NodeRecord => ({
-  id: str(r.id),
-  version: str(r.version),
-  startedAt: num(r.started_at),
-  lastSeenAt: num(r.last_seen_at),
-  appliedSeq: num(r.applied_seq)
-})
-const toChange = (r: Row): Change => ({
-  seq: num(r.seq),
-  topic: str(r.topic) as ChangeTopic,
-  cap: strOrNull(r.cap) as Cap.Cap | null,
-  key: strOrNull(r.key),
-  node: str(r.node)
-})
+const toNode: Decoder<NodeRecord> = decoder({ id: text, version: text, startedAt: integer, lastSeenAt: integer, appliedSeq: integer })
+const toChange: Decoder<Change> = decoder({ seq: integer, topic: textAs<ChangeTopic>(), cap: nullable(textAs<Cap.Cap>()), key: nullable(text), node: text })
+const toAdmin: Decoder<AdminAccount> = decoder({ email: text, passwordHash: text, createdAt: integer })
+const toUsage: Decoder<UsagePoint> = decoder({ cap: textAs<Cap.Cap>(), day: text, peak: integer })
+const toSnapshot = decoder({ key: text, json: text })
+const toLease = decoder({ holder: text, until: integer })
+const toPruned = decoder({ prunedThrough: integer })
+/** A row of the change log's page: the pruning mark, and a change unless the page is empty (NULL seq). */
+const toChangePage: Decoder<{ readonly prunedThrough: number; readonly change: Change | null }> = (r) =>
+  Either.all({ prunedThrough: Either.map(toPruned(r), (p) => p.prunedThrough), change: r.seq === null || r.seq === undefined ? Either.right(null) : toChange(r) })
 
 // ---- failures ------------------------------------------------------------------------------------------------------
 
@@ -663,10 +644,11 @@ export const make = (options: PostgresOptions): Effect.Effect<Store, StoreError,
       Effect.mapError(db.query(what, text, params, repeatable), toStoreError)
     const first = (what: string, text: string, params: ReadonlyArray<unknown> = [], repeatable = true): Effect.Effect<Row | undefined, StoreError> =>
       Effect.map(query(what, text, params, repeatable), (rows) => rows[0])
-    const maybe = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: (r: Row) => A) =>
-      Effect.map(first(what, text, params), (row) => Option.map(Option.fromNullable(row), decode))
-    const all = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: (r: Row) => A) =>
-      Effect.map(query(what, text, params), (rows) => rows.map(decode))
+    /** A read's rows, each decoded; one it cannot decode fails with STORE_CORRUPT. */
+    const all = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: Decoder<A>): Effect.Effect<ReadonlyArray<A>, StoreError> =>
+      Effect.mapError(db.rows(what, text, params, decode), toStoreError)
+    const maybe = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: Decoder<A>): Effect.Effect<Option.Option<A>, StoreError> =>
+      Effect.mapError(Effect.map(db.row(what, text, params, decode), Option.fromNullable), toStoreError)
     const exec = (what: string, text: string, params: ReadonlyArray<unknown> = [], repeatable = true) =>
       Effect.asVoid(query(what, text, params, repeatable))
 
@@ -747,12 +729,7 @@ export const make = (options: PostgresOptions): Effect.Effect<Store, StoreError,
           ),
           (row) => row?.ok === true
         ),
-      getAdmin: maybe(
-        "read the admin account",
-        "SELECT email, password_hash, created_at FROM exekra_admin",
-        [],
-        (r): AdminAccount => ({ email: str(r.email), passwordHash: str(r.password_hash), createdAt: num(r.created_at) })
-      ),
+      getAdmin: maybe("read the admin account", "SELECT email, password_hash, created_at FROM exekra_admin", [], toAdmin),
 
       getHighWater: Effect.map(first("read the time high-water mark", "SELECT high_water FROM exekra_meta WHERE id = 1"), (row) =>
         row === undefined ? 0 : num(row.high_water)
@@ -818,8 +795,8 @@ export const make = (options: PostgresOptions): Effect.Effect<Store, StoreError,
         ),
 
       getSnapshots: Effect.map(
-        query("read snapshots", "SELECT key, json FROM exekra_snapshots ORDER BY ord"),
-        (rows) => new Map(rows.map((r) => [str(r.key), str(r.json)]))
+        all("read snapshots", "SELECT key, json FROM exekra_snapshots ORDER BY ord", [], toSnapshot),
+        (rows) => new Map(rows.map((r) => [r.key, r.json]))
       ),
       putSnapshot: (key, json) =>
         exec(
@@ -865,26 +842,23 @@ export const make = (options: PostgresOptions): Effect.Effect<Store, StoreError,
           [cap, day, used]
         ),
       // COLLATE "C": code-unit order whatever the database's collation, as SQLite and the memory store sort.
-      usageHistory: all(
-        "read the usage history",
-        `SELECT cap, day, peak FROM exekra_usage ORDER BY day COLLATE "C", cap COLLATE "C"`,
-        [],
-        (r): UsagePoint => ({ cap: str(r.cap) as Cap.Cap, day: str(r.day), peak: num(r.peak) })
-      ),
+      usageHistory: all("read the usage history", `SELECT cap, day, peak FROM exekra_usage ORDER BY day COLLATE "C", cap COLLATE "C"`, [], toUsage),
 
-      // One statement, so the page and the pruning mark come from one snapshot.
+      // One statement, so the page and the pruning mark come from one snapshot. With no change after `after`, the
+      // one row has the mark and NULL for the change.
       changesSince: (after, limit) =>
         Effect.map(
-          query(
+          all(
             "read the change log",
             "SELECT m.pruned_through, c.seq, c.topic, c.cap, c.key, c.node FROM exekra_meta m " +
               "LEFT JOIN LATERAL (SELECT * FROM exekra_changes WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint) c ON true " +
               "WHERE m.id = 1 ORDER BY c.seq",
-            [after, limitOf(limit)]
+            [after, limitOf(limit)],
+            toChangePage
           ),
           (rows) => ({
-            changes: rows.filter((r) => r.seq !== null && r.seq !== undefined).map(toChange),
-            gap: rows.length > 0 && after < num(rows[0]!.pruned_through)
+            changes: rows.flatMap((r) => (r.change === null ? [] : [r.change])),
+            gap: rows.length > 0 && after < rows[0]!.prunedThrough
           })
         ),
       latestSeq: Effect.map(first("read the change log", "SELECT seq FROM exekra_change_seq WHERE id = 1"), (row) => (row === undefined ? 0 : num(row.seq))),
@@ -926,7 +900,7 @@ export const make = (options: PostgresOptions): Effect.Effect<Store, StoreError,
       releaseLease: (name, holder) =>
         exec("release a lease", "DELETE FROM exekra_leases WHERE name = $1::text AND holder = $2::text", [name, holder]),
       leaseHolder: (name) =>
-        maybe("read a lease", "SELECT holder, until FROM exekra_leases WHERE name = $1::text", [name], (r) => ({ holder: str(r.holder), until: num(r.until) })),
+        maybe("read a lease", "SELECT holder, until FROM exekra_leases WHERE name = $1::text", [name], toLease),
 
       capLeases: all(
         "read the cap leases",

@@ -6,7 +6,7 @@
  * database.
  */
 import { Postgres } from "@exekra/core"
-import { Effect, type Scope } from "effect"
+import { Effect, Either, type Scope } from "effect"
 import {
   type Account,
   type AuditRecord,
@@ -23,8 +23,8 @@ import {
   statusOf
 } from "../PortalStore.js"
 
-const { limitOf, num, numOrNull, str, strOrNull } = Postgres
-type Row = Postgres.Row
+const { boolean, decoder, integer, limitOf, nullable, num, str, text, textAs, textArray } = Postgres
+type Decoder<A> = Postgres.Decoder<A>
 
 /** `pg_advisory_xact_lock` key of the Portal's schema upgrades ("EXPO"): not the Hub's, so both may share a database. */
 const MIGRATION_LOCK = 0x4558504f
@@ -177,53 +177,39 @@ const LICENSE = `
   LEFT JOIN exekra_portal_validity v ON v.license_id = l.license_id`
 const AUDIT = "at, actor, action, outcome, subject, detail"
 
-const toCustomer = (r: Row): Customer => ({
-  customerId: str(r.customer_id),
-  name: str(r.name),
-  createdAt: num(r.created_at),
-  trialLicenseId: strOrNull(r.trial_license_id)
+// Each decoder reads the columns named after its fields (`createdAt` reads `created_at`), bigints as numbers.
+const toCustomer: Decoder<Customer> = decoder({ customerId: text, name: text, createdAt: integer, trialLicenseId: nullable(text) })
+const toAccount: Decoder<Account> = decoder({
+  accountId: text,
+  email: text,
+  name: text,
+  role: textAs<Account["role"]>(),
+  customerId: nullable(text),
+  passwordHash: nullable(text),
+  mustChangePassword: boolean,
+  createdAt: integer
 })
-const toAccount = (r: Row): Account => ({
-  accountId: str(r.account_id),
-  email: str(r.email),
-  name: str(r.name),
-  role: str(r.role) as Account["role"],
-  customerId: strOrNull(r.customer_id),
-  passwordHash: strOrNull(r.password_hash),
-  mustChangePassword: r.must_change_password === true,
-  createdAt: num(r.created_at)
+const toCredential: Decoder<Credential> = decoder({
+  tokenHash: text,
+  kind: textAs<Credential["kind"]>(),
+  accountId: nullable(text),
+  name: nullable(text),
+  createdAt: integer,
+  expiresAt: nullable(integer)
 })
-const toCredential = (r: Row): Credential => ({
-  tokenHash: str(r.token_hash),
-  kind: str(r.kind) as Credential["kind"],
-  accountId: strOrNull(r.account_id),
-  name: strOrNull(r.name),
-  createdAt: num(r.created_at),
-  expiresAt: numOrNull(r.expires_at)
-})
-const toRevision = (r: Row): LicenseRevision => ({
-  licenseId: str(r.license_id),
-  revision: num(r.revision),
-  issuedAt: num(r.issued_at),
-  issuedBy: str(r.issued_by),
-  reason: str(r.reason) as LicenseRevision["reason"],
-  text: str(r.text)
-})
-const toLicense = (r: Row): LicenseRecord => ({
-  licenseId: str(r.license_id),
-  customerId: str(r.customer_id),
-  type: str(r.type) as LicenseRecord["type"],
-  createdAt: num(r.created_at),
-  revokedAt: numOrNull(r.revoked_at),
-  current: toRevision(r)
-})
-const toAudit = (r: Row): AuditRecord => ({
-  at: num(r.at),
-  actor: str(r.actor),
-  action: str(r.action),
-  outcome: str(r.outcome) as AuditRecord["outcome"],
-  subject: strOrNull(r.subject),
-  detail: strOrNull(r.detail)
+const toRevision: Decoder<LicenseRevision> = decoder({ licenseId: text, revision: integer, issuedAt: integer, issuedBy: text, reason: textAs<LicenseRevision["reason"]>(), text })
+const toLicenseHead = decoder({ licenseId: text, customerId: text, type: textAs<LicenseRecord["type"]>(), createdAt: integer, revokedAt: nullable(integer) })
+/** A license row carries its current file's columns too. */
+const toLicense: Decoder<LicenseRecord> = (r) => Either.zipWith(toLicenseHead(r), toRevision(r), (head, current) => ({ ...head, current }))
+const toAudit: Decoder<AuditRecord> = decoder({ at: integer, actor: text, action: text, outcome: textAs<AuditRecord["outcome"]>(), subject: nullable(text), detail: nullable(text) })
+const toPing: Decoder<RecordedPing> = decoder({
+  licenseId: text,
+  installationId: text,
+  version: text,
+  receivedAt: integer,
+  clientAddress: nullable(text),
+  bodyKeys: textArray,
+  status: textAs<RecordedPing["status"]>()
 })
 
 const fromPostgres = (e: Postgres.PostgresError): PortalStoreError =>
@@ -257,29 +243,16 @@ export const make = (options: PostgresOptions): Effect.Effect<PortalStore.Servic
       Effect.mapError(db.query(what, text, params, repeatable), fromPostgres)
     const first = (what: string, text: string, params: ReadonlyArray<unknown> = [], repeatable = true) =>
       Effect.map(query(what, text, params, repeatable), (rows) => rows[0])
-    const maybe = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: (r: Row) => A) =>
-      Effect.map(first(what, text, params), (row) => (row === undefined ? undefined : decode(row)))
-    const all = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: (r: Row) => A) =>
-      Effect.map(query(what, text, params), (rows) => rows.map(decode))
+    /** A read's rows, each decoded; one it cannot decode fails with DATABASE_CORRUPT. */
+    const all = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: Decoder<A>, repeatable = true) =>
+      Effect.mapError(db.rows(what, text, params, decode, repeatable), fromPostgres)
+    const maybe = <A>(what: string, text: string, params: ReadonlyArray<unknown>, decode: Decoder<A>, repeatable = true) =>
+      Effect.mapError(db.row(what, text, params, decode, repeatable), fromPostgres)
     /** Rows a write changed: its statement returns one row each (`RETURNING 1`). */
     const count = (what: string, text: string, params: ReadonlyArray<unknown>, repeatable: boolean) =>
       Effect.map(query(what, text, params, repeatable), (rows) => rows.length)
     const corrupt = (what: string) =>
       new PortalStoreError({ code: "DATABASE_CORRUPT", message: `The Portal database at ${db.where} ${what}; restore it from a backup.` })
-
-    // body_keys is only ever written by `answer`; anything else there means the data was altered.
-    const toPing = (r: Row): Effect.Effect<RecordedPing, PortalStoreError> =>
-      Array.isArray(r.body_keys) && r.body_keys.every((k) => typeof k === "string")
-        ? Effect.succeed({
-            licenseId: str(r.license_id),
-            installationId: str(r.installation_id),
-            version: str(r.version),
-            receivedAt: num(r.received_at),
-            clientAddress: strOrNull(r.client_address),
-            bodyKeys: r.body_keys as ReadonlyArray<string>,
-            status: str(r.status) as RecordedPing["status"]
-          })
-        : Effect.fail(corrupt("holds a ping whose body_keys is not a list of strings"))
 
     const setValidity = (what: string, licenseId: string, revoked: boolean | null, now: number) =>
       Effect.flatMap(
@@ -318,15 +291,9 @@ export const make = (options: PostgresOptions): Effect.Effect<PortalStore.Servic
       revoke: (licenseId, now) => setValidity("revoke a license", licenseId, true, now),
       restore: (licenseId, now) => setValidity("restore a license", licenseId, false, now),
       pings: ({ licenseId, limit }) =>
-        Effect.flatMap(
-          licenseId === undefined
-            ? query("list validation pings", `SELECT ${PING} FROM exekra_portal_pings ORDER BY seq DESC LIMIT $1::bigint`, [limitOf(limit)])
-            : query("list validation pings", `SELECT ${PING} FROM exekra_portal_pings WHERE license_id = $1::text ORDER BY seq DESC LIMIT $2::bigint`, [
-                licenseId,
-                limitOf(limit)
-              ]),
-          Effect.forEach(toPing)
-        ),
+        licenseId === undefined
+          ? all("list validation pings", `SELECT ${PING} FROM exekra_portal_pings ORDER BY seq DESC LIMIT $1::bigint`, [limitOf(limit)], toPing)
+          : all("list validation pings", `SELECT ${PING} FROM exekra_portal_pings WHERE license_id = $1::text ORDER BY seq DESC LIMIT $2::bigint`, [licenseId, limitOf(limit)], toPing),
 
       createCustomer: (c) =>
         query(
@@ -379,10 +346,7 @@ export const make = (options: PostgresOptions): Effect.Effect<PortalStore.Servic
       // One statement finds and deletes: of two uses racing, one gets the credential and the other nothing. Not run
       // again on a broken connection: the first run may have taken it.
       takeCredential: (tokenHash) =>
-        Effect.map(
-          first("use a one-time credential", `DELETE FROM exekra_portal_credentials WHERE token_hash = $1::text RETURNING ${CREDENTIAL}`, [tokenHash], false),
-          (row) => (row === undefined ? undefined : toCredential(row))
-        ),
+        maybe("use a one-time credential", `DELETE FROM exekra_portal_credentials WHERE token_hash = $1::text RETURNING ${CREDENTIAL}`, [tokenHash], toCredential, false),
       deleteCredential: (tokenHash) =>
         Effect.map(count("delete a credential", "DELETE FROM exekra_portal_credentials WHERE token_hash = $1::text RETURNING 1", [tokenHash], false), (n) => n > 0),
       deleteCredentialsOf: (accountId, kind) =>
