@@ -1,23 +1,23 @@
 /** The Hub's web pages (activation, sign-in, dashboard, License page, timeline) as routes on the same server as the API, linking under the Hub's mount prefix. */
-import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
+import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cap, Envelope, License, LicenseError, LicenseStore } from "@exekra/core"
 import { renderSvg, simulate } from "@exekra/machines"
-import { Cause, Data, Duration, Effect, Either, type Layer, Option, Schema } from "effect"
+import { Duration, Effect, Either, type Layer, Option, Schema } from "effect"
 import { actorOf, AdminAuth, type Principal } from "../AdminAuth.js"
 import { cookieName as sessionCookieName } from "../http/Authorization.js"
 import { clientAddress, HubHttpOptions, secureCookie, type Settings } from "../http/HubHttpOptions.js"
 import * as Uploads from "../http/internal/uploads.js"
-import { fromRequestError } from "../http/internal/requestProblems.js"
 import * as Problem from "../http/Problem.js"
 import { LicenseRuntime, type LicenseSummary } from "../LicenseRuntime.js"
 import { Cluster } from "../cluster/Cluster.js"
 import * as Csrf from "./Csrf.js"
-import type { Html } from "./Html.js"
 import * as Access from "./internal/accessPages.js"
-import { type Asset, loadAll } from "./internal/assets.js"
+import { loadAll } from "./internal/assets.js"
 import * as BasePath from "./internal/basePath.js"
 import { type CapDiagram, capDiagram, makeDrawer } from "./internal/diagram.js"
 import * as LicensePage from "./internal/licensePage.js"
+import * as PageRequest from "./internal/pageRequest.js"
+import * as PageResponse from "./internal/pageResponse.js"
 import * as TimelinePage from "./internal/timelinePage.js"
 import * as Views from "./internal/views.js"
 
@@ -28,56 +28,14 @@ export type Requirements = LicenseRuntime | AdminAuth | LicenseStore.LicenseStor
  * The Content-Security-Policy of every page: only the Hub's own stylesheet and script, no inline
  * script or style (style attributes included), no framing, forms posting only to the Hub.
  */
-export const contentSecurityPolicy =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+export const contentSecurityPolicy = PageResponse.contentSecurityPolicy
 
-const securityHeaders = {
-  "content-security-policy": contentSecurityPolicy,
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "same-origin",
-  "cross-origin-opener-policy": "same-origin"
-}
+const { field, searchParam } = PageRequest
+const htmlResponse = PageResponse.html
 
-const htmlResponse = (page: Html, status = 200): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.text(page.value, {
-    status,
-    contentType: "text/html; charset=utf-8",
-    // Pages show live license data and carry CSRF tokens: never cache them.
-    headers: { ...securityHeaders, "cache-control": "no-store" }
-  })
-
-// 303: after a form post, the browser follows with a GET (post/redirect/get), so reloading never re-posts.
-const redirectResponse = (location: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.redirect(location, { status: 303, headers: { ...securityHeaders, "cache-control": "no-store" } })
-
-/** A failure that ends a page request with an explanatory page instead of its normal content. */
-class PageFailure extends Data.TaggedError("PageFailure")<{
-  readonly status: number
-  readonly title: string
-  readonly message: string
-  /** A page of the Hub, without the base path (the error page adds it). */
-  readonly next: { readonly href: `/${string}`; readonly label: string }
-}> {}
-
-const backToHub = { href: "/", label: "Back to the Hub" } as const
-
-/** A post without this Hub's form token for the caller: forged, or from a page older than the session. */
-const forbidden = () =>
-  new PageFailure({
-    status: 403,
-    title: "This form has expired",
-    message: "The form did not carry this Hub's security token, or it came from an older page. Nothing was changed. Go back, reload the page and try again.",
-    next: backToHub
-  })
-
-const fromProblem = (problem: Problem.HttpProblem): PageFailure =>
-  new PageFailure({
-    status: problem.status,
-    title: problem.status >= 500 ? "The Hub could not answer" : "The request was refused",
-    message: problem.message,
-    next: backToHub
-  })
+/** A failure that ends a page request with an explanatory page; `next` is a page of the Hub without the base path (the error page adds it). */
+type PageFailure = PageResponse.PageFailure<`/${string}`>
+const PageFailure = PageResponse.PageFailure<`/${string}`>
 
 /** What an admin page knows about the signed-in admin. */
 interface Session {
@@ -141,35 +99,28 @@ const routes = Effect.gen(function* () {
   const basePath = Effect.map(HttpServerRequest.HttpServerRequest, (request) => BasePath.fromRequest(request, trustPrefix))
 
   /** A 303 to one of the Hub's pages, under the request's prefix. */
-  const redirect = (location: `/${string}`) => Effect.map(basePath, (base) => redirectResponse(`${base}${location}`))
+  const redirect = (location: `/${string}`) => Effect.map(basePath, (base) => PageResponse.redirect(`${base}${location}`))
 
   const frame = (session: Session | null): Effect.Effect<Views.Frame, never, HttpServerRequest.HttpServerRequest> =>
     Effect.map(basePath, (base) => ({ assets, base, session: session === null ? null : { csrf: session.csrf } }))
 
+  const site: PageResponse.Site<`/${string}`, HttpServerRequest.HttpServerRequest> = {
+    name: "Hub",
+    home: { href: "/", label: "Back to the Hub" },
+    unexpected: Problem.internalError().message,
+    errorPage: (title, message, next) => Effect.map(frame(null), (shell) => Views.errorPage(shell, title, message, next))
+  }
+
   /** Run a page: store failures and refusals become an explanatory page, defects a logged 500 page; interruptions pass. */
-  const page = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, PageFailure | Problem.HttpProblem, R>) =>
-    handler.pipe(
-      Effect.catchAll((failure) => {
-        const f = failure._tag === "PageFailure" ? failure : fromProblem(failure)
-        return Effect.map(frame(null), (shell) => htmlResponse(Views.errorPage(shell, f.title, f.message, f.next), f.status))
-      }),
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.failCause(cause)
-          : Effect.zipRight(
-              Effect.logError("Unhandled failure in a Hub page", cause),
-              Effect.map(frame(null), (shell) =>
-                htmlResponse(Views.errorPage(shell, "The Hub hit an unexpected error", Problem.internalError().message, backToHub), 500)
-              )
-            )
-      )
-    )
+  const page = PageResponse.runner(site)
+
+  /** A post without this Hub's form token for the caller: forged, or from a page older than the session. */
+  const forbidden = () => PageResponse.expiredForm(site)
 
   /** The signed-in admin, or null (no cookie, or a session that ended). */
   const currentSession = Effect.gen(function* () {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const secret = request.cookies[sessionCookieName]
-    if (secret === undefined || secret.length === 0) return null
+    const secret = yield* PageRequest.cookie(sessionCookieName)
+    if (secret === null) return null
     const principal = yield* Problem.answer(auth.authenticate(secret)).pipe(
       Effect.catchIf((problem) => problem.code === "UNAUTHORIZED", () => Effect.succeed(null))
     )
@@ -193,33 +144,9 @@ const routes = Effect.gen(function* () {
     )
 
   /** The double-submit token of the forms shown before sign-in: the request's cookie, or a new one. */
-  const preSessionToken = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const existing = request.cookies[Csrf.cookieName]
-    return existing !== undefined && /^[A-Za-z0-9_-]{43}$/.test(existing) ? { token: existing, fresh: false } : { token: Csrf.newToken(), fresh: true }
-  })
+  const { token: preSessionToken, withCookie: withPreSessionCookie } = PageRequest.preSessionTokens(Csrf.cookieName, settings)
 
-  const withPreSessionCookie = (response: HttpServerResponse.HttpServerResponse, token: { readonly token: string; readonly fresh: boolean }) =>
-    Effect.gen(function* () {
-      if (!token.fresh) return response
-      const request = yield* HttpServerRequest.HttpServerRequest
-      // The token is base64url, which cookies always accept: a CookiesError here would be a bug, not a request failure.
-      return yield* Effect.orDie(
-        HttpServerResponse.setCookie(response, Csrf.cookieName, token.token, { httpOnly: true, sameSite: "strict", path: "/", secure: secureCookie(request, settings) })
-      )
-    })
-
-  /** Read a url-encoded form; a body that cannot be read is a problem like the API's. */
-  const urlEncodedForm = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    request.urlParamsBody.pipe(Effect.mapError((error) => fromRequestError(error, settings.maxBodyBytes)))
-  )
-
-  const field = (params: UrlParams.UrlParams, name: string): string => Option.getOrElse(UrlParams.getFirst(params, name), () => "")
-
-  const searchParam = (name: string) =>
-    Effect.map(HttpServerRequest.ParsedSearchParams, (params) => {
-      const value = params[name]
-      return typeof value === "string" ? value : undefined
-    })
+  const urlEncodedForm = PageRequest.form(settings)
 
   // ---- activation ---------------------------------------------------------------------------------
 
@@ -480,20 +407,6 @@ const routes = Effect.gen(function* () {
     })
   )
 
-  // ---- assets -------------------------------------------------------------------------------------
-
-  const asset = (file: Asset) =>
-    Effect.map(searchParam("v"), (version) =>
-      HttpServerResponse.text(file.body, {
-        contentType: file.contentType,
-        headers: {
-          ...securityHeaders,
-          // Pages link `?v=<content hash>`: such a URL never changes content, so it may be cached for good.
-          "cache-control": version === file.version ? "public, max-age=31536000, immutable" : "no-cache"
-        }
-      })
-    )
-
   return [
     // `/`: the activation screen on a fresh Hub, sign-in when signed out, else the dashboard.
     ["GET", "/", getDashboard],
@@ -508,8 +421,8 @@ const routes = Effect.gen(function* () {
     ["POST", "/caps/:cap/principals/:id/deactivate", principalAction("deactivate")],
     ["POST", "/caps/:cap/lease", postLease],
     ["GET", "/timeline", getTimeline],
-    ["GET", assets.css.path, asset(assets.css)],
-    ["GET", assets.js.path, asset(assets.js)]
+    ["GET", assets.css.path, PageResponse.asset(assets.css)],
+    ["GET", assets.js.path, PageResponse.asset(assets.js)]
   ] as const
 })
 

@@ -1,14 +1,14 @@
 /** The Customer Portal's web pages (sign-in, password, invite, customers, Licenses page, license, audit) as routes on the same server as its API. */
 import { createHash } from "node:crypto"
-import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
+import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse, type UrlParams } from "@effect/platform"
 import { Cap } from "@exekra/core"
-import { Cause, Clock, Data, Duration, Effect, Either, type Layer, Option } from "effect"
+import { Clock, Duration, Effect, Either, type Layer } from "effect"
 import { clientAddress, HubHttpOptions, secureCookie, type Settings } from "../http/HubHttpOptions.js"
-import { fromRequestError } from "../http/internal/requestProblems.js"
 import type * as Problem from "../http/Problem.js"
 import * as Csrf from "../pages/Csrf.js"
-import type { Html } from "../pages/Html.js"
 import { type Asset, loadAll } from "../pages/internal/assets.js"
+import * as PageRequest from "../pages/internal/pageRequest.js"
+import * as PageResponse from "../pages/internal/pageResponse.js"
 import { PortalBaseUrl } from "./internal/handlers.js"
 import { portalCss } from "./internal/portalCss.js"
 import { answer } from "./internal/problems.js"
@@ -25,47 +25,16 @@ export type Requirements = PortalAuth | Licensing | PortalStore | PortalBaseUrl
 export const csrfCookieName = "exekra_portal_csrf"
 
 /** The Content-Security-Policy of every page, as on the Hub: only the Portal's own stylesheets and script. */
-export const contentSecurityPolicy =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+export const contentSecurityPolicy = PageResponse.contentSecurityPolicy
 
 /** Headers of every page and asset. */
-export const securityHeaders = {
-  "content-security-policy": contentSecurityPolicy,
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "same-origin",
-  "cross-origin-opener-policy": "same-origin"
-}
+export const securityHeaders = PageResponse.securityHeaders
 
-const htmlResponse = (page: Html, status = 200): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.text(page.value, { status, contentType: "text/html; charset=utf-8", headers: { ...securityHeaders, "cache-control": "no-store" } })
-
-// 303: after a form post the browser follows with a GET, so reloading never re-posts.
-const redirect = (location: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.redirect(location, { status: 303, headers: { ...securityHeaders, "cache-control": "no-store" } })
-
-/** A failure that ends a page request with an explanatory page. */
-class PageFailure extends Data.TaggedError("PageFailure")<{
-  readonly status: number
-  readonly title: string
-  readonly message: string
-  readonly next: { readonly href: string; readonly label: string }
-}> {}
-
-const home = { href: "/", label: "Back to the Portal" }
-
-const forbidden = () =>
-  new PageFailure({
-    status: 403,
-    title: "This form has expired",
-    message: "The form did not carry this Portal's security token, or it came from an older page. Nothing was changed. Go back, reload the page and try again.",
-    next: home
-  })
+const { field, searchParam } = PageRequest
+const { PageFailure, html: htmlResponse, redirect } = PageResponse
+type PageFailure = PageResponse.PageFailure
 
 const staffOnly = () => new PageFailure({ status: 403, title: "For vendor staff only", message: "This page belongs to the vendor's staff. Your licenses are on the Licenses page.", next: { href: "/licenses", label: "Open the Licenses page" } })
-
-const fromProblem = (problem: Problem.HttpProblem): PageFailure =>
-  new PageFailure({ status: problem.status, title: problem.status >= 500 ? "The Portal could not answer" : "The request was refused", message: problem.message, next: home })
 
 /** What a page knows about the signed-in person. */
 interface Session {
@@ -106,27 +75,21 @@ const routes = Effect.gen(function* () {
   })
   const signedFrame = (session: Session) => frame(session) as Views.Frame & { readonly session: NonNullable<Views.Frame["session"]> }
 
+  const site: PageResponse.Site<string, never> = {
+    name: "Portal",
+    home: { href: "/", label: "Back to the Portal" },
+    unexpected: "Try again; if it keeps happening, the Portal's log has the details.",
+    errorPage: (title, message, next) => Effect.succeed(Views.errorPage(frame(null), title, message, next))
+  }
+
   /** Run a page: refusals become an explanatory page, defects a logged 500 page; interruptions pass. */
-  const page = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, PageFailure | Problem.HttpProblem, R>) =>
-    handler.pipe(
-      Effect.catchAll((failure) => {
-        const f = failure._tag === "PageFailure" ? failure : fromProblem(failure)
-        return Effect.succeed(htmlResponse(Views.errorPage(frame(null), f.title, f.message, f.next), f.status))
-      }),
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.failCause(cause)
-          : Effect.as(
-              Effect.logError("Unhandled failure in a Portal page", cause),
-              htmlResponse(Views.errorPage(frame(null), "The Portal hit an unexpected error", "Try again; if it keeps happening, the Portal's log has the details.", home), 500)
-            )
-      )
-    )
+  const page = PageResponse.runner(site)
+
+  const forbidden = () => PageResponse.expiredForm(site)
 
   const currentSession = Effect.gen(function* () {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const secret = request.cookies[sessionCookieName]
-    if (secret === undefined || secret.length === 0) return null
+    const secret = yield* PageRequest.cookie(sessionCookieName)
+    if (secret === null) return null
     const caller = yield* answer(auth.authenticate(secret)).pipe(Effect.catchIf((problem) => problem.code === "UNAUTHORIZED", () => Effect.succeed(null)))
     return caller === null || caller.kind !== "session" ? null : ({ secret, caller, csrf: Csrf.forSession(secret) } satisfies Session)
   })
@@ -146,17 +109,7 @@ const routes = Effect.gen(function* () {
       })
     )
 
-  const preSessionToken = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const existing = request.cookies[csrfCookieName]
-    return existing !== undefined && /^[A-Za-z0-9_-]{43}$/.test(existing) ? { token: existing, fresh: false } : { token: Csrf.newToken(), fresh: true }
-  })
-
-  const withPreSessionCookie = (response: HttpServerResponse.HttpServerResponse, token: { readonly token: string; readonly fresh: boolean }) =>
-    Effect.gen(function* () {
-      if (!token.fresh) return response
-      const request = yield* HttpServerRequest.HttpServerRequest
-      return yield* Effect.orDie(HttpServerResponse.setCookie(response, csrfCookieName, token.token, { httpOnly: true, sameSite: "strict", path: "/", secure: secureCookie(request, settings) }))
-    })
+  const { token: preSessionToken, withCookie: withPreSessionCookie } = PageRequest.preSessionTokens(csrfCookieName, settings)
 
   const sessionCookie = (response: HttpServerResponse.HttpServerResponse, session: { readonly token: string; readonly expiresAt: number }) =>
     Effect.gen(function* () {
@@ -173,15 +126,7 @@ const routes = Effect.gen(function* () {
       )
     })
 
-  const form = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    request.urlParamsBody.pipe(Effect.mapError((error) => fromRequestError(error, settings.maxBodyBytes)))
-  )
-  const field = (params: UrlParams.UrlParams, name: string): string => Option.getOrElse(UrlParams.getFirst(params, name), () => "")
-  const searchParam = (name: string) =>
-    Effect.map(HttpServerRequest.ParsedSearchParams, (params) => {
-      const value = params[name]
-      return typeof value === "string" ? value : undefined
-    })
+  const form = PageRequest.form(settings)
   const noticeParam = Effect.map(searchParam("notice"), (key) => (key !== undefined && Object.hasOwn(Views.notices, key) ? Views.notices[key as Views.NoticeKey] : undefined))
   const param = (name: string) => Effect.map(HttpRouter.params, (params) => params[name] ?? "")
 
@@ -610,16 +555,6 @@ const routes = Effect.gen(function* () {
 
   const getAudit = signedIn((session) => Effect.map(answer(store.listAudit({ limit: 200 })), (records) => htmlResponse(Views.auditPage(frame(session), records))), { staff: true })
 
-  // ---- assets -----------------------------------------------------------------------------------------
-
-  const asset = (file: Asset) =>
-    Effect.map(searchParam("v"), (version) =>
-      HttpServerResponse.text(file.body, {
-        contentType: file.contentType,
-        headers: { ...securityHeaders, "cache-control": version === file.version ? "public, max-age=31536000, immutable" : "no-cache" }
-      })
-    )
-
   return [
     ["GET", "/", getHome],
     ["POST", "/sign-in", postSignIn],
@@ -642,9 +577,9 @@ const routes = Effect.gen(function* () {
     ["POST", "/licenses/:licenseId/bind", postBind],
     ["POST", "/trial", postTrial],
     ["GET", "/audit", getAudit],
-    ["GET", assets.css.path, asset(assets.css)],
-    ["GET", assets.js.path, asset(assets.js)],
-    ["GET", portalCssAsset.path, asset(portalCssAsset)]
+    ["GET", assets.css.path, PageResponse.asset(assets.css)],
+    ["GET", assets.js.path, PageResponse.asset(assets.js)],
+    ["GET", portalCssAsset.path, PageResponse.asset(portalCssAsset)]
   ] as const
 })
 
