@@ -260,6 +260,19 @@ describe("packaging", { timeout: 180_000 }, () => {
     expect(version.stdout.trim()).toBe("0.1.0")
   })
 
+  it("ships the light commands bundled (packed fresh by prepack), and inspect runs from its bundle in the installed app", async () => {
+    const server = packed.find((p) => p.name === "@exekra/server")!.files.map((f) => f.path)
+    expect(server).toEqual(expect.arrayContaining(["dist/cli/bundled/manifest.json", "dist/cli/bundled/inspect.js", "dist/cli/bundled/keygen.js", "dist/cli/bundled/issue.js"]))
+    const file = join(work, "inspect-me.lic")
+    writeFileSync(file, license)
+    const cli = join(app, "node_modules", ".bin", "exekra-license")
+    const bundled = await run(cli, ["inspect", file, "--public-key", publicKey()], { cwd: app, env: cleanEnv() })
+    expect(bundled.stdout).toMatch(/signature: valid \(key [0-9a-f]{16}\)/)
+    // The same answer from the unbundled modules: the bundle is the same program.
+    const modules = await run(cli, ["inspect", file, "--public-key", publicKey()], { cwd: app, env: { ...cleanEnv(), EXEKRA_CLI_BUNDLE: "0" } })
+    expect(modules.stdout).toBe(bundled.stdout)
+  })
+
   it("compiles a strict NodeNext TypeScript Express 5 server with createHub + licenseGate; it gates POST /runners to the limit", async () => {
     await run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", app], { cwd: app, env: cleanEnv() }).catch((error: { stdout?: string }) => {
       throw new Error(`tsc failed:\n${error.stdout ?? String(error)}`)

@@ -1,13 +1,14 @@
 // The issuing CLI end to end: keygen → issue → inspect, tampering, trials and option errors.
 import { execFile } from "node:child_process"
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { Keys, Signer } from "@exekra/core"
 import { Either } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { descriptions, names, portalDescriptions } from "../src/cli/commands.js"
+import { bundleOf } from "../src/cli/main.js"
 import { binPath, runCli } from "./cliHarness.js"
 
 let dir: string
@@ -142,32 +143,29 @@ describe("exekra-license", { timeout: 120_000 }, () => {
 // Regression (issue 16, "CLI start-up: `--help` and `inspect` take ~14× a bare `node -e 0`"): the executable built
 // the whole command tree first, and so loaded the Hub's HTTP server, its pages and every command for any of them.
 describe("exekra-license start-up loads only what the command needs", { timeout: 120_000 }, () => {
-  /** Run the CLI with a module hook that lists every file module it loads. */
-  const loaded = async (args: ReadonlyArray<string>) => {
+  /** Run the CLI with a module hook that lists every file module it loads (ES and CommonJS); `bundles: false` sets EXEKRA_CLI_BUNDLE=0. */
+  const loaded = async (args: ReadonlyArray<string>, { bundles = true }: { readonly bundles?: boolean } = {}) => {
     const log = join(dir, `loaded-${Math.random().toString(36).slice(2)}.txt`)
     const hooks = join(dir, "hooks.mjs")
     const register = join(dir, "register.mjs")
     writeFileSync(hooks, `import { appendFileSync } from "node:fs"\nexport async function load(url, context, next) {\n  if (url.startsWith("file:")) appendFileSync(process.env.LOADED_LOG, url + "\\n")\n  return next(url, context)\n}\n`)
-    writeFileSync(register, `import { register } from "node:module"\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
+    // The hook sees every ES module; what require() loaded (a bundle's CommonJS, say) is listed at exit from its cache.
+    writeFileSync(
+      register,
+      `import { appendFileSync } from "node:fs"\nimport { createRequire, register } from "node:module"\nimport { pathToFileURL } from "node:url"\n` +
+        `register(${JSON.stringify(pathToFileURL(hooks).href)})\n` +
+        `const cjs = createRequire(import.meta.url)("node:module")._cache\n` +
+        `process.on("exit", () => { for (const file of Object.keys(cjs)) appendFileSync(process.env.LOADED_LOG, pathToFileURL(file).href + "\\n") })\n`
+    )
     const result = await new Promise<{ code: number; stdout: string }>((resolve) =>
-      execFile(process.execPath, ["--import", pathToFileURL(register).href, binPath, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1", LOADED_LOG: log } }, (error, stdout) =>
+      execFile(process.execPath, ["--import", pathToFileURL(register).href, binPath, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1", LOADED_LOG: log, EXEKRA_CLI_BUNDLE: bundles ? "" : "0" } }, (error, stdout) =>
         resolve({ code: error === null ? 0 : 1, stdout })
       )
     )
     return { ...result, modules: readFileSync(log, "utf8").trim().split("\n") }
   }
   const server = (modules: ReadonlyArray<string>) => modules.filter((url) => url.includes("/packages/server/dist/")).map((url) => url.replace(/.*\/packages\/server\/dist\//, ""))
-
-  it("--help lists every command with its description and loads no command, nor effect", async () => {
-    const { code, stdout, modules } = await loaded(["--help"])
-    expect(code).toBe(0)
-    for (const name of names) expect(stdout).toContain(`${name} `)
-    for (const text of [...Object.values(descriptions), ...Object.values(portalDescriptions)]) expect(stdout).toContain(text)
-    expect(server(modules).sort()).toEqual(["bin.js", "cli/commands.js", "cli/main.js"])
-    expect(modules.filter((url) => url.includes("/node_modules/"))).toEqual([])
-  })
-
-  it("inspect loads its own module, not the HTTP server, the pages, the Portal, SQLite or Graphviz", async () => {
+  const startupLicense = () => {
     const key = Either.getOrThrow(Keys.privateKeyFromPem(readFileSync(join(dir, "keys/private.key"), "utf8")))
     const license = Signer.sign(
       {
@@ -181,12 +179,71 @@ describe("exekra-license start-up loads only what the command needs", { timeout:
       key
     )
     writeFileSync(join(dir, "startup.lic"), license)
-    const { code, stdout, modules } = await loaded(["inspect", "startup.lic", "--public-key", "keys/public.key"])
+  }
+
+  it("--help lists every command with its description and loads no command, nor effect", async () => {
+    const { code, stdout, modules } = await loaded(["--help"])
+    expect(code).toBe(0)
+    for (const name of names) expect(stdout).toContain(`${name} `)
+    for (const text of [...Object.values(descriptions), ...Object.values(portalDescriptions)]) expect(stdout).toContain(text)
+    expect(server(modules).sort()).toEqual(["bin.js", "cli/commands.js", "cli/main.js"])
+    expect(modules.filter((url) => url.includes("/node_modules/"))).toEqual([])
+  })
+
+  it("inspect without its bundle loads its own module, not the HTTP server, the pages, the Portal, SQLite or Graphviz", async () => {
+    startupLicense()
+    const { code, stdout, modules } = await loaded(["inspect", "startup.lic", "--public-key", "keys/public.key"], { bundles: false })
     expect(code).toBe(0)
     expect(stdout).toMatch(/signature: valid/)
     const ours = server(modules)
     expect(ours).toContain("cli/inspect.js")
     expect(ours.filter((file) => /^(http|pages|portal|cluster)\/|^internal\/runtime|^(Hub|LicenseRuntime|AdminAuth|createHub)\.js$|^cli\/(serve|portal|issue|keygen|diagram|timeline)\.js$/.test(file))).toEqual([])
     expect(modules.filter((url) => /\/node_modules\/(sqlite3|@hpcc-js|pg|@effect\/sql|xstate)\/|NodeHttpServer|\/packages\/(core\/dist\/(LicenseStore|Sqlite|PortalClient)|machines)/.test(url))).toEqual([])
+  })
+
+  // Issue 16 again (start-up ≤ 4× `node -e 0`): even its own modules cost `inspect` ~10×, effect and @effect/cli being
+  // hundreds of files to resolve and compile; scripts/bundle-cli.mjs (run by `npm run build`) makes each light
+  // command one file.
+  it("inspect, keygen and issue run from their bundles: the dispatcher and one file, nothing from node_modules", async () => {
+    const bundles = new URL("../dist/cli/bundled/", import.meta.url)
+    // A `tsc -b` since the last `npm run build` makes the bundles stale (and the CLI would not use them): bundle again.
+    if ((["inspect", "keygen", "issue"] as const).some((name) => bundleOf(name, bundles) === undefined)) {
+      await new Promise<void>((resolve, reject) =>
+        execFile(process.execPath, [fileURLToPath(new URL("../../../scripts/bundle-cli.mjs", import.meta.url))], (error) => (error === null ? resolve() : reject(error)))
+      )
+    }
+    startupLicense()
+    const runs = [
+      ["inspect", ["inspect", "startup.lic", "--public-key", "keys/public.key"], /signature: valid/],
+      ["keygen", ["keygen", "--out", "bundle-keys"], /key id [0-9a-f]{16}/],
+      ["issue", ["issue", "--key", "keys/private.key", "--name", "Bundle", "--email", "b@bundle.example", "--unattended", "1", "--expires", "2027-01-31", "--out", "bundle.lic"], /signed with key/]
+    ] as const
+    for (const [name, args, printed] of runs) {
+      const { code, stdout, modules } = await loaded(args)
+      expect(code, name).toBe(0)
+      expect(stdout, name).toMatch(printed)
+      expect(server(modules).sort(), name).toEqual(["bin.js", `cli/bundled/${name}.js`, "cli/commands.js", "cli/main.js"])
+      expect(modules.filter((url) => !url.includes("/packages/server/dist/")), name).toEqual([])
+    }
+  })
+
+  it("a bundle is used while no build is newer than it, and not when there is none", () => {
+    const bundles = join(mkdtempSync(join(tmpdir(), "exekra-bundles-")), "dist", "cli", "bundled")
+    mkdirSync(bundles, { recursive: true })
+    const url = pathToFileURL(`${bundles}/`)
+    expect(bundleOf("inspect", url)).toBeUndefined()
+    writeFileSync(join(bundles, "manifest.json"), JSON.stringify({ inspect: { file: "inspect.js", builds: ["../../.tsbuildinfo", "../../../../core/dist/.tsbuildinfo"] } }))
+    expect(bundleOf("inspect", url)).toBeUndefined()
+    writeFileSync(join(bundles, "inspect.js"), "export {}\n")
+    const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1) + seconds * 1000)
+    utimesSync(join(bundles, "inspect.js"), at(10), at(10))
+    // No tsbuildinfo at all (an installed package): the bundle as it is.
+    expect(bundleOf("inspect", url)?.href).toBe(new URL("inspect.js", url).href)
+    expect(bundleOf("keygen", url)).toBeUndefined()
+    writeFileSync(join(bundles, "..", "..", ".tsbuildinfo"), "{}")
+    utimesSync(join(bundles, "..", "..", ".tsbuildinfo"), at(5), at(5))
+    expect(bundleOf("inspect", url)?.href).toBe(new URL("inspect.js", url).href)
+    utimesSync(join(bundles, "..", "..", ".tsbuildinfo"), at(20), at(20))
+    expect(bundleOf("inspect", url)).toBeUndefined()
   })
 })
