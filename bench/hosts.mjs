@@ -158,6 +158,12 @@ const serve = async () => {
     servers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))))
   }
 
+  // Between rounds the parent asks for a full collection, so that no round pays for the garbage of the one before.
+  process.on("message", (message) => {
+    if (message !== "gc") return
+    globalThis.gc?.()
+    process.send?.("gc-done")
+  })
   console.log(`READY ${JSON.stringify(ports)}`)
   const stop = async () => {
     for (const close of servers) await close()
@@ -166,8 +172,8 @@ const serve = async () => {
     await up.close()
     await down.close()
   }
-  process.once("SIGTERM", stop)
-  process.once("SIGINT", stop)
+  process.once("SIGTERM", () => (process.disconnect?.(), stop()))
+  process.once("SIGINT", () => (process.disconnect?.(), stop()))
 }
 
 // ---- the load ------------------------------------------------------------------------------------
@@ -198,7 +204,7 @@ const median = (xs) => {
 
 /** Start the hosts in a child process, measure each, and return table rows; ratios are measured in this run. */
 export const run = async () => {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--serve"], { stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--serve"], { stdio: ["ignore", "pipe", "pipe", "ipc"] })
   const exited = new Promise((resolve) => child.once("exit", resolve))
   let output = ""
   const ports = await new Promise((resolve, reject) => {
@@ -211,8 +217,14 @@ export const run = async () => {
     child.stderr.on("data", onData)
     void exited.then(() => reject(new Error(`bench hosts exited before they were ready:\n${output}`)))
   })
+  const collected = () =>
+    new Promise((resolve) => {
+      child.once("message", resolve)
+      child.send("gc")
+    })
   // One round of a route: its req/s, and the server's CPU time per request it answered.
   const measure = async (url) => {
+    await collected()
     const before = cpuSeconds(child.pid)
     const result = await load(url, SECONDS)
     const after = cpuSeconds(child.pid)
