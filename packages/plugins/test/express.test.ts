@@ -66,6 +66,46 @@ const makeHost = async ({ runtime, services }: TestHub): Promise<Host> => {
 
 adapterSuite("Express", makeHost)
 
+// The same product API with every gate in its handler form, `licenseGate(options).handler(h)`.
+const makeHandlerHost = async ({ runtime, services }: TestHub): Promise<Host> => {
+  const hub = createLicenseHandler(services, { prefix: "/license" })
+  const app = express()
+  app.use("/license", hub.node)
+  app.use(express.json())
+  const enforcer = runtime
+  const runnerId = (req: express.Request) => req.get("x-runner-id")
+  const respond = (status: number) => (req: express.Request, res: express.Response) => {
+    res.status(status).json({ license: req.license })
+  }
+  app.post("/runners", licenseGate({ enforcer, cap: "unattended", operation: "acquire", principal: runnerId }).handler(respond(201)))
+  app.delete("/runners/:id", licenseGate<{ id: string }>({ enforcer, cap: "unattended", operation: "release", principal: (req) => req.params.id }).handler(respond(200)))
+  app.get("/runners/work", licenseGate({ enforcer, cap: "unattended", operation: "check", principal: runnerId }).handler(respond(200)))
+  app.post("/studio/sessions", licenseGate({ enforcer, cap: "developer", operation: "acquire", principal: (req) => req.get("x-user-id") }).handler(respond(201)))
+  app.post("/attended/users", licenseGate({ enforcer, cap: "attended", operation: "acquire", principal: (req) => req.get("x-user-id") }).handler(respond(201)))
+  app.post(
+    "/custom/runners",
+    licenseGate({ enforcer, cap: "unattended", operation: "acquire", principal: runnerId, onDenied: (error, _req, res) => void res.status(429).json({ refused: error.code }) }).handler(
+      respond(201)
+    )
+  )
+  app.get(
+    "/boom",
+    licenseGate({
+      enforcer,
+      cap: "unattended",
+      operation: "check",
+      principal: () => {
+        throw new Error("principal exploded")
+      }
+    }).handler(respond(200))
+  )
+  app.get("/open", (_req, res) => void res.json({ ok: true }))
+  app.use(hostError)
+  return listen(app, hub.dispose)
+}
+
+adapterSuite("Express (handler form)", makeHandlerHost)
+
 hubSuite("Express", async (hub) => {
   const app = express()
   app.use("/license", hub.handler)
@@ -103,6 +143,44 @@ describe("Express specifics", () => {
     const host = await listen(app, async () => undefined)
     const body = (await (await host.request("POST", "/r", { headers: { "x-runner-id": "r1" } })).json()) as { license: { cap: string } }
     expect(body.license.cap).toBe("unattended")
+    await host.close()
+  })
+
+  it("handler form: what the handler throws or rejects with goes to the error path, and its next() to the next route", async () => {
+    const hub = await makeHub()
+    hubs.push(hub)
+    const gate = licenseGate({ enforcer: hub.runtime, cap: "unattended", operation: "acquire", principal: (req) => req.get("x-runner-id") })
+    const app = express()
+    app.post(
+      "/throws",
+      gate.handler(() => {
+        throw Object.assign(new Error("handler threw"), { statusCode: 502 })
+      })
+    )
+    app.post(
+      "/rejects",
+      gate.handler(async () => {
+        throw Object.assign(new Error("handler rejected"), { statusCode: 504 })
+      })
+    )
+    app.post(
+      "/next",
+      gate.handler((_req, _res, next) => next())
+    )
+    app.post("/next", (req, res) => void res.status(202).json({ license: req.license }))
+    app.use(hostError)
+    const host = await listen(app, async () => undefined)
+    const threw = await host.request("POST", "/throws", { headers: { "x-runner-id": "r1" } })
+    expect([threw.status, await threw.json()]).toEqual([502, { hostError: "handler threw" }])
+    const rejected = await host.request("POST", "/rejects", { headers: { "x-runner-id": "r2" } })
+    expect([rejected.status, await rejected.json()]).toEqual([504, { hostError: "handler rejected" }])
+    // r1 holds its slot (the gate admitted it before its handler threw): acquiring again admits it again.
+    const passed = await host.request("POST", "/next", { headers: { "x-runner-id": "r1" } })
+    expect(passed.status).toBe(202)
+    expect(await passed.json()).toMatchObject({ license: { cap: "unattended", principal: "r1" } })
+    // r1 and r2 were admitted before their handlers failed: the limit of 2 is reached.
+    const full = await host.request("POST", "/next", { headers: { "x-runner-id": "r3" } })
+    await expectProblem(full, 403, "CAP_LIMIT_REACHED")
     await host.close()
   })
 
