@@ -81,6 +81,30 @@ describe("createLicenseHandler", () => {
     expect(await codeOf(outside)).toBe("NOT_FOUND")
   })
 
+  it("scopes its cookies to its prefix, so the host's other routes never receive the Hub's session", async () => {
+    const handler = await setup({ prefix: "/admin/license" })
+    const cookieOf = (response: Response) => response.headers.get("set-cookie") ?? ""
+    const api = await handler.fetch(
+      new Request("http://host.local/admin/license/api/session", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: EMAIL, password })
+      })
+    )
+    expect(api.status).toBe(200)
+    expect(cookieOf(api)).toMatch(/Path=\/admin\/license(;|$)/)
+    const token = /exekra_session=([^;]+)/.exec(cookieOf(api))?.[1]
+    expect(token).toBeDefined()
+    const signOut = await handler.fetch(
+      new Request("http://host.local/admin/license/api/session", { method: "DELETE", headers: { authorization: `Bearer ${token!}` } })
+    )
+    expect(cookieOf(signOut)).toMatch(/Path=\/admin\/license(;|$)/)
+    // The sign-in page's pre-session CSRF cookie, and the page sign-in's session cookie, alike.
+    const page = await handler.fetch(new Request("http://host.local/admin/license/sign-in"))
+    expect(page.status).toBe(200)
+    expect(cookieOf(page)).toMatch(/Path=\/admin\/license(;|$)/)
+  })
+
   it("keys sign-in rate limits on the client the host saw, ignoring spoofed X-Forwarded-For unless trustProxy", async () => {
     const handler = await setup()
     const client = { remoteAddress: "10.0.0.1" }

@@ -240,7 +240,7 @@ const routes = Effect.gen(function* () {
         HttpServerResponse.setCookie(yield* redirect("/"), sessionCookieName, session.token, {
           httpOnly: true,
           sameSite: "strict",
-          path: "/",
+          path: yield* BasePath.cookiePath(request),
           secure: secureCookie(request, settings),
           maxAge: Duration.millis(Math.max(0, session.expiresAt - now))
         })
@@ -259,7 +259,7 @@ const routes = Effect.gen(function* () {
       return HttpServerResponse.expireCookie(yield* redirect("/sign-in?notice=signed-out"), sessionCookieName, {
         httpOnly: true,
         sameSite: "strict",
-        path: "/",
+        path: yield* BasePath.cookiePath(request),
         secure: secureCookie(request, settings)
       })
     })

@@ -9,6 +9,7 @@ import { cookieName, CurrentAdmin, sessionCookie } from "../Authorization.js"
 import { ActivationJson, Api, RenewalJson } from "../HubApi.js"
 import { clientAddress, HubHttpOptions, secureCookie } from "../HubHttpOptions.js"
 import * as Problem from "../Problem.js"
+import * as BasePath from "../../pages/internal/basePath.js"
 import * as Events from "./events.js"
 import * as Uploads from "./uploads.js"
 
@@ -49,7 +50,7 @@ const SessionLive = HttpApiBuilder.group(Api, "session", (handlers) =>
           yield* HttpApiBuilder.securitySetCookie(sessionCookie, session.token, {
             httpOnly: true,
             sameSite: "strict",
-            path: "/",
+            path: yield* BasePath.cookiePath(request),
             secure: secureCookie(request, settings),
             maxAge: Duration.millis(Math.max(0, session.expiresAt - now))
           })
@@ -61,8 +62,9 @@ const SessionLive = HttpApiBuilder.group(Api, "session", (handlers) =>
           const { secret } = yield* CurrentAdmin
           yield* auth.signOut(secret)
           const secure = secureCookie(request, settings)
+          const path = yield* BasePath.cookiePath(request)
           yield* HttpApp.appendPreResponseHandler((_, response) =>
-            Effect.succeed(HttpServerResponse.expireCookie(response, cookieName, { httpOnly: true, sameSite: "strict", path: "/", secure }))
+            Effect.succeed(HttpServerResponse.expireCookie(response, cookieName, { httpOnly: true, sameSite: "strict", path, secure }))
           )
         }).pipe(Problem.answer)
       )

@@ -1,6 +1,6 @@
 /** Where the pages are mounted: the public path prefix every link, form, redirect and asset URL starts with ("" at the root). */
 import type { HttpServerRequest } from "@effect/platform"
-import { Context } from "effect"
+import { Context, Effect } from "effect"
 
 /**
  * Whether the pages take their prefix from `X-Forwarded-Prefix`. Only the Hub's own handler (`createLicenseHandler`)
@@ -31,3 +31,10 @@ export const fromRequest = (request: HttpServerRequest.HttpServerRequest, truste
   const header = request.headers["x-forwarded-prefix"]
   return header !== undefined && isBasePath(header) ? header : ""
 }
+
+/**
+ * The path the session and pre-sign-in cookies are scoped to: the base path, or `/` at the root. Under a prefix the
+ * browser then sends them to the Hub only, not to every route of the host application around it.
+ */
+export const cookiePath = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string> =>
+  Effect.map(TrustForwardedPrefix, (trusted) => fromRequest(request, trusted) || "/")

@@ -5,6 +5,7 @@ import { secureCookie, type Settings } from "../../http/HubHttpOptions.js"
 import { fromRequestError } from "../../http/internal/requestProblems.js"
 import type * as Problem from "../../http/Problem.js"
 import * as Csrf from "../Csrf.js"
+import * as BasePath from "./basePath.js"
 
 /** The request's url-encoded form; a body that cannot be read is a problem like the API's. */
 export const form = (settings: Settings): Effect.Effect<UrlParams.UrlParams, Problem.HttpProblem, HttpServerRequest.HttpServerRequest> =>
@@ -50,7 +51,12 @@ export const preSessionTokens = (cookieName: string, settings: Settings) => ({
       const request = yield* HttpServerRequest.HttpServerRequest
       // The token is base64url, which cookies always accept: a CookiesError here would be a bug, not a request failure.
       return yield* Effect.orDie(
-        HttpServerResponse.setCookie(response, cookieName, token.token, { httpOnly: true, sameSite: "strict", path: "/", secure: secureCookie(request, settings) })
+        HttpServerResponse.setCookie(response, cookieName, token.token, {
+          httpOnly: true,
+          sameSite: "strict",
+          path: yield* BasePath.cookiePath(request),
+          secure: secureCookie(request, settings)
+        })
       )
     })
 })
