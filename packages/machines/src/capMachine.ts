@@ -165,6 +165,13 @@ export const capMachine = setup({
 /** A snapshot of a cap machine. */
 export type CapSnapshot = SnapshotFrom<typeof capMachine>
 
+/**
+ * Whether a `VALIDATION_SUCCEEDED` would tell the cap more than the time: only while it counts a validation failure.
+ * Otherwise the success is a `CLOCK_OBSERVED` of its `now`, and a cap hears the time at its own deadlines anyway, so
+ * a Hub may spare it the daily ping (and the snapshot write that follows).
+ */
+export const heedsValidationSuccess = (context: CapContext): boolean => context.failingSince !== null
+
 /** What `Admission.decide` needs from a cap snapshot, given the cap's current usage. */
 export const capView = (snapshot: CapSnapshot, used: number): Admission.CapView => {
   const license = snapshot.context.license

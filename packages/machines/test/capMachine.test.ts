@@ -1,7 +1,7 @@
 // The cap machine at three levels: pure transitions, actors driven by explicit ticks, and persisted snapshots.
 import { describe, expect, it } from "@effect/vitest"
 import { Admission } from "@exekra/core"
-import { type CapEvent, capMachine, type CapSnapshot, type CapTerms, capView, nextDeadline } from "@exekra/machines"
+import { type CapEvent, capMachine, type CapSnapshot, type CapTerms, capView, heedsValidationSuccess, nextDeadline } from "@exekra/machines"
 import { Either } from "effect"
 import { createActor, initialTransition, transition } from "xstate"
 import { DAY, E, T0, terms as license } from "./terms.js"
@@ -16,6 +16,40 @@ const run = (events: ReadonlyArray<CapEvent>, now = T0): CapSnapshot => {
 const installed = (l: CapTerms = license()): CapEvent => ({ type: "LICENSE_INSTALLED", now: T0, license: l })
 
 describe("pure transitions", () => {
+  it("a validation success tells a cap only the time unless it counts a failure (heedsValidationSuccess)", () => {
+    const renewal = license({ licenseId: "lic-b", issuedAt: T0 + 9 * DAY, expiresAt: E + 365 * DAY })
+    // Caps in every state, with and without a failure counted, a pending renewal and a clock set back.
+    const histories: ReadonlyArray<ReadonlyArray<CapEvent>> = [
+      [],
+      [installed()],
+      [installed(), { type: "TICK", now: E - 10 * DAY }],
+      [installed(), { type: "TICK", now: E + 3 * DAY }],
+      [installed(), { type: "TICK", now: E + 20 * DAY }],
+      [installed(), { type: "LICENSE_INSTALLED", now: T0 + 10 * DAY, license: renewal }],
+      [installed(), { type: "LICENSE_STAGED", now: T0 + 2 * DAY, notBefore: T0 + 40 * DAY, license: renewal }],
+      [installed(), { type: "VALIDATION_FAILED", now: T0 + 5 * DAY, failingSince: T0 + 4 * DAY }],
+      [installed(), { type: "VALIDATION_FAILED", now: T0 + 5 * DAY, failingSince: T0 + 4 * DAY }, { type: "TICK", now: T0 + 30 * DAY }],
+      [installed(), { type: "CLOCK_OBSERVED", now: T0 + 5 * DAY, serverTime: T0 + 9 * DAY }]
+    ]
+    let heeded = 0
+    for (const history of histories) {
+      const s = run(history)
+      for (const later of [0, DAY, 45 * DAY, 400 * DAY]) {
+        const now = s.context.now + later
+        const [success] = transition(capMachine, s, { type: "VALIDATION_SUCCEEDED", now })
+        const [time] = transition(capMachine, s, { type: "CLOCK_OBSERVED", now, serverTime: now })
+        if (heedsValidationSuccess(s.context)) {
+          heeded++
+          expect(success.context.failingSince).toBeNull()
+          expect(time.context.failingSince).not.toBeNull()
+        } else {
+          expect([success.value, success.context]).toEqual([time.value, time.context])
+        }
+      }
+    }
+    expect(heeded).toBe(8)
+  })
+
   it("starts unactivated, not licensed, with nothing due", () => {
     const s = run([])
     expect(s.value).toBe("unactivated")

@@ -15,6 +15,7 @@ import {
   type CapSnapshot,
   capTerms,
   capView,
+  heedsValidationSuccess,
   nextDeadline,
   nextValidationDeadline,
   summarize,
@@ -280,17 +281,20 @@ export const make = (options: RuntimeOptions) =>
         yield* arm(slot)
       })
 
-    const sendAllCaps = (events: (cap: Cap.Cap) => CapEvent | [CapEvent, ...Array<CapEvent>]) =>
+    /** Send events to the caps `which` selects (read under the lock), each as one {@link sendCap}. */
+    const sendCapsWhere = (which: (cap: Cap.Cap) => boolean, events: (cap: Cap.Cap) => CapEvent | [CapEvent, ...Array<CapEvent>]) =>
       machineLock.withPermits(1)(
         Effect.forEach(
           Cap.all,
           (cap) => {
+            if (!which(cap)) return Effect.void
             const e = events(cap)
             return Array.isArray(e) ? sendCap(cap, ...e) : sendCap(cap, e)
           },
           { discard: true }
         )
       )
+    const sendAllCaps = (events: (cap: Cap.Cap) => CapEvent | [CapEvent, ...Array<CapEvent>]) => sendCapsWhere(() => true, events)
 
     /** Tick a cap whose deadline is already past at `now`: the wall clock jumped while its timer slept. */
     const catchUp = (cap: Cap.Cap, now: number) => {
@@ -381,8 +385,8 @@ export const make = (options: RuntimeOptions) =>
         yield* sendValidation({ type: "PING_SUCCEEDED", now, status: result.right.status, serverTime })
         const succeeded: CapEvent = { type: "VALIDATION_SUCCEEDED", now }
         if (serverTime <= now) {
-          // The success observes `now` itself: a Portal clock behind the Hub's tells the caps nothing more.
-          yield* sendAllCaps(() => succeeded)
+          // A Portal clock behind the Hub's tells the caps nothing; the success itself only caps counting a failure.
+          yield* sendCapsWhere((cap) => heedsValidationSuccess(slots[cap].actor.getSnapshot().context), () => succeeded)
         } else if (serverTime - now <= MAX_PORTAL_LEAD_MS) {
           yield* store.raiseHighWater(serverTime)
           yield* sendAllCaps(() => [{ type: "CLOCK_OBSERVED", now, serverTime }, succeeded])
