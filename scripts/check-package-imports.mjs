@@ -1,9 +1,9 @@
 // Check that every package declares what its built code imports: each bare import in <package>/dist/**/*.js must
 // name the package itself, a Node built-in, or one of its dependencies / peerDependencies. Run after `npm run build`;
 // `node scripts/check-package-imports.mjs [DIR…]` checks the package directories given (default packages/*).
-import { readdirSync, readFileSync, statSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { builtinModules } from "node:module"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import ts from "typescript"
 
 const root = new URL("../", import.meta.url).pathname
@@ -13,6 +13,14 @@ const walk = (dir) =>
     const path = join(dir, name)
     return statSync(path).isDirectory() ? walk(path) : path.endsWith(".js") ? [path] : []
   })
+/** The manifest of dependency `name` as Node would resolve it from `dir`: the nearest node_modules that holds it. */
+const manifestOf = (name, dir) => {
+  for (let at = dir; ; at = dirname(at)) {
+    const path = join(at, "node_modules", name, "package.json")
+    if (existsSync(path)) return JSON.parse(readFileSync(path, "utf8"))
+    if (dirname(at) === at) return undefined
+  }
+}
 const packageOf = (specifier) => (specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0])
 
 /** Every module specifier of a file, read from its syntax tree: imports, re-exports, import() and require() calls. */
@@ -50,7 +58,10 @@ for (const dir of dirs) {
     }
   }
   const missing = [...used].filter(([name]) => !declared.has(name))
-  const unused = Object.keys(manifest.dependencies ?? {}).filter((name) => !used.has(name))
+  // A dependency no file imports may still be used: it provides an (optional) peer of another dependency, as the
+  // server provides sqlite3 to core.
+  const peersOfDependencies = new Set(Object.keys(manifest.dependencies ?? {}).flatMap((name) => Object.keys(manifestOf(name, dir)?.peerDependencies ?? {})))
+  const unused = Object.keys(manifest.dependencies ?? {}).filter((name) => !used.has(name) && !peersOfDependencies.has(name))
   console.log(`${manifest.name}: imports ${[...used.keys()].sort().join(", ")}`)
   for (const [name, file] of missing) console.log(`  MISSING ${name} (imported by ${file})`)
   for (const name of unused) console.log(`  unused dependency ${name}`)

@@ -1,7 +1,7 @@
 /** Implementation of the Sqlite module: Effect wrappers over one sqlite3 connection. */
 import { chmodSync, closeSync, constants, openSync, statSync } from "node:fs"
 import { Cause, Effect, Exit, Option, type Scope } from "effect"
-import sqlite3 from "sqlite3"
+import type * as sqlite3 from "sqlite3"
 import { type Database, type Options, type Param, SqliteError, type SqliteErrorCode, StatementError } from "../Sqlite.js"
 
 const settle = <A>(resume: (effect: Effect.Effect<A, StatementError>) => void, error: Error | null, value: A): void =>
@@ -9,9 +9,22 @@ const settle = <A>(resume: (effect: Effect.Effect<A, StatementError>) => void, e
 
 const isStatementError = <E>(e: E): e is Extract<E, StatementError> => e instanceof StatementError
 
-const connect = (filename: string) =>
+// The native driver loads when a database first opens, not with the package: an app that only gates routes (or keeps
+// its store in PostgreSQL) imports @exekra/core without sqlite3 installed, and never loads the native module.
+let driver: Promise<typeof sqlite3> | undefined
+const loadDriver: Effect.Effect<typeof sqlite3, StatementError> = Effect.tryPromise({
+  try: () => (driver ??= import("sqlite3").then((module) => (module as { readonly default?: typeof sqlite3 }).default ?? module)),
+  catch: (cause) => {
+    driver = undefined
+    return new StatementError({ error: cause instanceof Error ? cause : new Error(String(cause)) })
+  }
+})
+
+const connect = (filename: string) => Effect.flatMap(loadDriver, (driver) => connectWith(driver, filename))
+
+const connectWith = (driver: typeof sqlite3, filename: string) =>
   Effect.async<sqlite3.Database, StatementError>((resume) => {
-    const db: sqlite3.Database = new sqlite3.Database(filename, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => {
+    const db: sqlite3.Database = new driver.Database(filename, driver.OPEN_READWRITE | driver.OPEN_CREATE, (error) => {
       // Serialised mode runs statements in queue order, so a ROLLBACK issued after an interrupted
       // statement never overtakes it.
       if (error === null) db.serialize()
@@ -59,15 +72,17 @@ const disconnect = (db: sqlite3.Database) =>
 const describeFailure = (options: Options, busyTimeoutMs: number, what: string, e: StatementError): SqliteError => {
   const code = e.error.code ?? ""
   const [errorCode, advice]: [SqliteErrorCode, string] =
-    code === "SQLITE_BUSY" || code === "SQLITE_LOCKED"
-      ? ["DATABASE_UNAVAILABLE", `Another process held the database lock for more than ${busyTimeoutMs} ms; retry, or raise busyTimeoutMs.`]
-      : code === "SQLITE_CANTOPEN"
-        ? ["DATABASE_UNAVAILABLE", `Check that the directory exists and that the ${options.owner} may read and write it.`]
-        : code.startsWith("SQLITE_IOERR") || ["SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_NOMEM"].includes(code)
-          ? ["DATABASE_UNAVAILABLE", "Check free disk space and the permissions of the file and its directory."]
-          : code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB"
-            ? ["DATABASE_CORRUPT", "The file is damaged or is not an Exekra database; restore it from a backup."]
-            : ["DATABASE_FAILED", "This is unexpected: keep the database file and report the error."]
+    code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND"
+      ? ["DATABASE_UNAVAILABLE", "The sqlite3 module is not installed: add it to the application (npm install sqlite3; it builds a native module), or use a postgres:// store."]
+      : code === "SQLITE_BUSY" || code === "SQLITE_LOCKED"
+        ? ["DATABASE_UNAVAILABLE", `Another process held the database lock for more than ${busyTimeoutMs} ms; retry, or raise busyTimeoutMs.`]
+        : code === "SQLITE_CANTOPEN"
+          ? ["DATABASE_UNAVAILABLE", `Check that the directory exists and that the ${options.owner} may read and write it.`]
+          : code.startsWith("SQLITE_IOERR") || ["SQLITE_FULL", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_NOMEM"].includes(code)
+            ? ["DATABASE_UNAVAILABLE", "Check free disk space and the permissions of the file and its directory."]
+            : code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB"
+              ? ["DATABASE_CORRUPT", "The file is damaged or is not an Exekra database; restore it from a backup."]
+              : ["DATABASE_FAILED", "This is unexpected: keep the database file and report the error."]
   return new SqliteError({
     code: errorCode,
     message: `The ${options.describe} at ${options.filename} could not ${what} (${e.error.message}). ${advice}`,
