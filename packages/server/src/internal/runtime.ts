@@ -1,4 +1,4 @@
-/** The LicenseRuntime implementation: cap and validation actors, their timers, admission and installs. */
+/** The LicenseRuntime implementation: cap actors and their timers, admission, installs, and following other nodes. */
 import {
   Admission,
   Cap,
@@ -8,22 +8,8 @@ import {
   PortalClient,
   Verifier
 } from "@exekra/core"
-import {
-  activationMachine,
-  capMachine,
-  type CapEvent,
-  type CapSnapshot,
-  capTerms,
-  capView,
-  heedsValidationSuccess,
-  nextDeadline,
-  nextValidationDeadline,
-  summarize,
-  type ValidationEvent,
-  validationMachine,
-  type ValidationSnapshot
-} from "@exekra/machines"
-import { Cause, Clock, Effect, Either, Exit, FiberHandle, Option, PubSub, Queue, Stream } from "effect"
+import { activationMachine, capMachine, type CapEvent, type CapSnapshot, capTerms, capView, nextDeadline, summarize } from "@exekra/machines"
+import { Clock, Effect, Either, Exit, Option, PubSub, Queue, Stream } from "effect"
 import { type Actor, createActor } from "xstate"
 import { ActivationError } from "../ActivationError.js"
 import { Cluster } from "../cluster/Cluster.js"
@@ -32,16 +18,18 @@ import {
   type CapStatus,
   type LicenseRuntime,
   type LicenseSummary,
-  type RuntimeEvent,
-  type ValidationPosture
+  type RuntimeEvent
 } from "../LicenseRuntime.js"
 import type { LeaseSetting } from "../Leases.js"
 import { AdmissionMetrics } from "../metrics/AdmissionMetrics.js"
 import * as Passwords from "../Passwords.js"
-import { capStatus, licenseSummary, validationPosture } from "./summary.js"
+import { capStatus, licenseSummary } from "./summary.js"
 import * as GroupCommit from "./groupCommit.js"
 import * as Leases from "./leases.js"
+import * as PhoneHome from "./phoneHome.js"
 import * as Timer from "./timerLoop.js"
+
+export { MAX_PORTAL_LEAD_MS } from "./phoneHome.js"
 
 /** Settings of a runtime. */
 export interface RuntimeOptions {
@@ -63,20 +51,12 @@ export interface RuntimeOptions {
 }
 
 type CapActor = Actor<typeof capMachine>
-type ValidationActor = Actor<typeof validationMachine>
 
 interface CapSlot extends Leases.Slot {
   actor: CapActor
   /** Wakes the cap's timer loop to re-read its deadline. */
   readonly timer: Timer.Timer
 }
-
-/**
- * How far ahead of the local clock a Portal's `serverTime` is believed. Within it, the Portal's time
- * raises the high-water mark (catching a Hub clock set back); beyond it, a wrong or hostile answer
- * would end grace periods early, so it is logged and ignored.
- */
-export const MAX_PORTAL_LEAD_MS = 86_400_000
 
 /**
  * How often the runtime persists the time it has seen and looks for deadlines its timers slept past. Timers
@@ -104,11 +84,6 @@ const toStored = (verified: Verifier.VerifiedLicense, now: number): LicenseStore
   issuedAt: verified.payload.issuedAt.getTime(),
   storedAt: now
 })
-
-const causeMessage = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  return error instanceof Error ? error.message : String(error)
-}
 
 const activationError = (code: ActivationError["code"], message: string) => new ActivationError({ code, message })
 
@@ -189,20 +164,6 @@ export const make = (options: RuntimeOptions) =>
       }
     }
 
-    const validationTimer = yield* Timer.make
-    const validationFiber = yield* FiberHandle.make()
-    const intervalOf = (license: Verifier.VerifiedLicense | null) => license?.payload.validation.intervalHours ?? 24
-    const newValidationActor = (now: number): ValidationActor =>
-      createActor(validationMachine, { input: { intervalHours: intervalOf(installed), now } })
-    let validation: ValidationActor = (() => {
-      const persisted = snapshots.get("validation")
-      const actor =
-        persisted === undefined
-          ? newValidationActor(start)
-          : createActor(validationMachine, { snapshot: JSON.parse(persisted) as ValidationSnapshot, input: { intervalHours: intervalOf(installed), now: start } })
-      return actor.start()
-    })()
-
     const activation = createActor(activationMachine, { input: { installationId } }).start()
     if (installed !== null) {
       activation.send({ type: "LICENSE_ACCEPTED", summary: summarize(installed.payload, installationId) })
@@ -214,17 +175,12 @@ export const make = (options: RuntimeOptions) =>
 
     const statusOf = (slot: CapSlot): CapStatus => capStatus(slot.cap, slot.actor.getSnapshot(), slot.used, leases.lease(slot.cap))
 
-    const portalUrlOf = (license: Verifier.VerifiedLicense | null) => license?.payload.validation.portalUrl ?? options.portalUrl ?? null
-
-    const posture = (): ValidationPosture | null =>
-      installed === null ? null : validationPosture(installed, validation.getSnapshot(), portalUrlOf(installed))
-
     const summaryNow = (now: number): LicenseSummary =>
       licenseSummary({
         installationId,
         installed,
         pending,
-        posture: posture(),
+        posture: phoneHome.posture(),
         caps: Object.fromEntries(Cap.all.map((cap) => [cap, statusOf(slots[cap])])) as Record<Cap.Cap, CapStatus>,
         now,
         latest: Math.max(slots.unattended.actor.getSnapshot().context.highWater, seen, now)
@@ -296,6 +252,28 @@ export const make = (options: RuntimeOptions) =>
       )
     const sendAllCaps = (events: (cap: Cap.Cap) => CapEvent | [CapEvent, ...Array<CapEvent>]) => sendCapsWhere(() => true, events)
 
+    // The validation actor (from its snapshot, or fresh), its timer and ping fiber; built once the cap sends it uses exist.
+    const phoneHome = yield* PhoneHome.make(
+      {
+        store,
+        portal,
+        installationId,
+        version: options.version,
+        portalUrl: options.portalUrl,
+        observe,
+        seen: () => seen,
+        leading: () => leading,
+        installed: () => installed,
+        capContext: (cap) => slots[cap].actor.getSnapshot().context,
+        sendCapsWhere,
+        sendAllCaps,
+        machineLock,
+        publish
+      },
+      snapshots.get("validation"),
+      start
+    )
+
     /** Tick a cap whose deadline is already past at `now`: the wall clock jumped while its timer slept. */
     const catchUp = (cap: Cap.Cap, now: number) => {
       const due = nextDeadline(slots[cap].actor.getSnapshot().context)
@@ -307,8 +285,7 @@ export const make = (options: RuntimeOptions) =>
       const now = yield* observe
       yield* store.raiseHighWater(now)
       for (const cap of Cap.all) yield* catchUp(cap, now)
-      const ping = validationDeadline()
-      if (ping !== null && ping <= now) yield* startPing
+      yield* phoneHome.catchUp(now)
     })
 
     const arm = (slot: CapSlot): Effect.Effect<void> => slot.timer.rearm
@@ -341,89 +318,6 @@ export const make = (options: RuntimeOptions) =>
           yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
         })
       )
-
-    const persistValidation = Effect.gen(function* () {
-      const c = validation.getSnapshot().context
-      yield* store.putSnapshot("validation", JSON.stringify(validation.getPersistedSnapshot()))
-      yield* store.putValidation({
-        lastAttemptAt: Math.max(c.lastSuccessAt ?? 0, c.failingSince ?? 0) || null,
-        lastSuccessAt: c.lastSuccessAt,
-        failingSince: c.failingSince,
-        lastError: c.lastError,
-        lastStatus: c.lastStatus,
-        consecutiveFailures: c.consecutiveFailures,
-        nextAttemptAt: c.nextAttemptAt
-      })
-      const p = posture()
-      if (p !== null) yield* publish({ _tag: "ValidationChanged", validation: p })
-    })
-
-    const sendValidation = (event: ValidationEvent) =>
-      machineLock.withPermits(1)(Effect.zipRight(Effect.sync(() => validation.send(event)), persistValidation))
-
-    /** A ping that got no answer (or could not record it) is a failed ping: backoff and grace apply as for a refusal. */
-    const recordPingFailure = (error: string) =>
-      Effect.gen(function* () {
-        const now = yield* observe
-        yield* sendValidation({ type: "PING_FAILED", now, error })
-        const failingSince = validation.getSnapshot().context.failingSince ?? now
-        yield* sendAllCaps(() => ({ type: "VALIDATION_FAILED", now, failingSince }))
-      })
-
-    /** One phone-home, already marked in flight (PING_DUE sent): never on the admission path, it runs in its own fiber. */
-    const pingInFlight = (license: Verifier.VerifiedLicense, url: string) =>
-      Effect.gen(function* () {
-        yield* machineLock.withPermits(1)(persistValidation)
-        // The daily ping also persists the latest time seen, so a restart with the clock set back loses at most a day.
-        yield* store.raiseHighWater(seen)
-        const result = yield* Effect.either(
-          portal.validate(url, { licenseId: license.payload.licenseId, installationId, version: options.version })
-        )
-        const now = yield* observe
-        if (Either.isLeft(result)) return yield* recordPingFailure(`${result.left.code}: ${result.left.message}`)
-        const serverTime = result.right.serverTime.getTime()
-        yield* sendValidation({ type: "PING_SUCCEEDED", now, status: result.right.status, serverTime })
-        const succeeded: CapEvent = { type: "VALIDATION_SUCCEEDED", now }
-        if (serverTime <= now) {
-          // A Portal clock behind the Hub's tells the caps nothing; the success itself only caps counting a failure.
-          yield* sendCapsWhere((cap) => heedsValidationSuccess(slots[cap].actor.getSnapshot().context), () => succeeded)
-        } else if (serverTime - now <= MAX_PORTAL_LEAD_MS) {
-          yield* store.raiseHighWater(serverTime)
-          yield* sendAllCaps(() => [{ type: "CLOCK_OBSERVED", now, serverTime }, succeeded])
-        } else {
-          yield* Effect.logWarning(
-            `The Portal's clock is ${Math.round((serverTime - now) / 3_600_000)} h ahead of this Hub's; not trusted as the time. Check the Hub's clock.`
-          )
-          yield* sendAllCaps(() => succeeded)
-        }
-      }).pipe(
-        // Whatever ends a ping early (a defect in the client, a store error while recording it) must not leave the
-        // machine in `pinging`, where no next attempt is scheduled. An interruption is shutdown: the next start recovers.
-        Effect.onExit((exit) =>
-          Exit.isFailure(exit) && !Exit.isInterrupted(exit) && validation.getSnapshot().value === "pinging"
-            ? Effect.catchAllCause(recordPingFailure(`PING_ABORTED: ${causeMessage(exit.cause)}`), Effect.logError)
-            : Effect.void
-        ),
-        Effect.ensuring(armValidation)
-      )
-
-    const armValidation: Effect.Effect<void> = validationTimer.rearm
-    const validationDeadline = () =>
-      !leading || installed === null || portalUrlOf(installed) === null ? null : nextValidationDeadline(validation.getSnapshot().context)
-
-    /**
-     * Start a ping unless one is in flight. PING_DUE is sent before any I/O, so from this moment the validation
-     * deadline is null and the timer loop waits instead of firing again while the ping's first write is slow.
-     */
-    const startPing: Effect.Effect<void> = Effect.gen(function* () {
-      const license = installed
-      const url = portalUrlOf(license)
-      if (!leading || license === null || url === null || validation.getSnapshot().value === "pinging") return
-      const now = yield* observe
-      validation.send({ type: "PING_DUE", now })
-      // The ping runs in a fiber of its own, so the timer loop is never blocked by a slow Portal.
-      yield* FiberHandle.run(validationFiber, Effect.catchAllCause(pingInFlight(license, url), Effect.logError))
-    })
 
     // ---- admission ---------------------------------------------------------------------------
 
@@ -580,7 +474,7 @@ export const make = (options: RuntimeOptions) =>
     /** Make `verified` the installed license in memory; `persist` false when another node already stored it. */
     const applyInstalled = (verified: Verifier.VerifiedLicense, now: number, persist = true) =>
       Effect.gen(function* () {
-        const previousInterval = intervalOf(installed)
+        const previous = installed
         installed = verified
         installedAt = now
         if (pending !== null && pending.payload.issuedAt.getTime() <= verified.payload.issuedAt.getTime()) {
@@ -593,11 +487,7 @@ export const make = (options: RuntimeOptions) =>
         if (waiting !== null) {
           yield* sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore: notBeforeOf(waiting), license: termsOf(waiting, cap) }))
         }
-        if (previousInterval !== intervalOf(verified)) {
-          validation.stop()
-          validation = newValidationActor(now).start()
-        }
-        yield* armValidation
+        yield* phoneHome.licenseChanged(previous, verified, now)
         yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
       })
 
@@ -769,38 +659,6 @@ export const make = (options: RuntimeOptions) =>
         })
       )
 
-    /**
-     * The leader's validation record and machine, adopted with what they mean for the caps. The leader itself is their
-     * only writer and never reads them back: a read racing its next write would take it back in time.
-     */
-    const reloadValidation = Effect.gen(function* () {
-      if (leading) return
-      const now = yield* observe
-      const adopted = yield* machineLock.withPermits(1)(
-        Effect.gen(function* () {
-          const json = (yield* store.getSnapshots).get("validation")
-          if (json === undefined || json === JSON.stringify(validation.getPersistedSnapshot())) return false
-          validation.stop()
-          validation = createActor(validationMachine, {
-            snapshot: JSON.parse(json) as ValidationSnapshot,
-            input: { intervalHours: intervalOf(installed), now }
-          }).start()
-          return true
-        })
-      )
-      if (!adopted) return
-      const c = validation.getSnapshot().context
-      if (c.failingSince !== null) {
-        const failingSince = c.failingSince
-        yield* sendAllCaps(() => ({ type: "VALIDATION_FAILED", now, failingSince }))
-      } else if (c.lastSuccessAt !== null) {
-        yield* sendAllCaps(() => ({ type: "VALIDATION_SUCCEEDED", now }))
-      }
-      const p = posture()
-      if (p !== null) yield* publish({ _tag: "ValidationChanged", validation: p })
-      yield* armValidation
-    })
-
     /** A later time another node has seen (or a Portal told it) counts here too. */
     const reloadClock = Effect.gen(function* () {
       const highWater = yield* store.getHighWater
@@ -826,17 +684,14 @@ export const make = (options: RuntimeOptions) =>
           const ids = page.changes.filter((c) => c.topic === "principal" && c.cap === cap && c.key !== null).map((c) => c.key!)
           if (ids.length > 0) yield* reloadPrincipals(cap, ids)
         }
-        if (page.gap || topics.has("validation")) yield* reloadValidation
+        if (page.gap || topics.has("validation")) yield* phoneHome.reload
         if (page.gap || topics.has("clock")) yield* reloadClock
         yield* leases.sync(page)
       })
 
-    /** Taking the lead: a ping the previous leader left in flight failed; then this node's validation timer runs. */
+    /** Taking the lead: the phone-home first (a ping the previous leader left in flight failed), then the leases. */
     const lead = Effect.gen(function* () {
-      if (validation.getSnapshot().value === "pinging" && Option.isNone(FiberHandle.unsafeGet(validationFiber))) {
-        yield* recordPingFailure("PING_INTERRUPTED: the node that was pinging stopped before the answer.")
-      }
-      yield* armValidation
+      yield* phoneHome.lead
       // Leases that ended while no node was leading are culled now.
       yield* leases.lead
     })
@@ -852,15 +707,15 @@ export const make = (options: RuntimeOptions) =>
     for (const slot of Object.values(slots)) {
       yield* Effect.forkScoped(slot.timer.run(() => nextDeadline(slot.actor.getSnapshot().context), tick(slot.cap)))
     }
-    yield* Effect.forkScoped(validationTimer.run(validationDeadline, startPing))
+    yield* phoneHome.start
     yield* leases.start
     const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(heartbeatMs), Effect.catchAllCause(heartbeat, Effect.logError))))
     // A ping the last run was in the middle of when it stopped never got its answer: it failed.
-    if (validation.getSnapshot().value === "pinging") yield* recordPingFailure("PING_INTERRUPTED: the Hub stopped while a ping was in flight.")
+    yield* phoneHome.recover
     yield* promotePendingIfDue(start)
     yield* sendAllCaps(() => ({ type: "TICK", now: start }))
-    yield* armValidation
+    yield* phoneHome.arm
     // Alone, this runtime culls: leases that ended while the Hub was down are culled at start.
     if (leading) yield* leases.lead
     if (Option.isSome(cluster)) {
@@ -888,7 +743,7 @@ export const make = (options: RuntimeOptions) =>
       heartbeat: (cap, id, opts) => leases.heartbeat(cap, id, opts?.actor ?? "admin"),
       setLease: (cap, lease, opts) => leases.setLease(cap, lease, opts?.actor ?? "admin"),
       events: Stream.fromPubSub(pubsub),
-      validateNow: Effect.asVoid(startPing),
+      validateNow: Effect.asVoid(phoneHome.ping),
       sync
     } satisfies LicenseRuntime.Service
   })
