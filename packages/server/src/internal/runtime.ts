@@ -1,4 +1,4 @@
-/** The LicenseRuntime implementation: cap actors and their timers, admission, installs, and following other nodes. */
+/** The LicenseRuntime implementation: cap actors and their timers, admission and installs; leases, phone-home and following other nodes are wired in from beside it. */
 import {
   Admission,
   Cap,
@@ -24,6 +24,7 @@ import type { LeaseSetting } from "../Leases.js"
 import { AdmissionMetrics } from "../metrics/AdmissionMetrics.js"
 import * as Passwords from "../Passwords.js"
 import { capStatus, licenseSummary } from "./summary.js"
+import * as Follow from "./follow.js"
 import * as GroupCommit from "./groupCommit.js"
 import * as Leases from "./leases.js"
 import * as PhoneHome from "./phoneHome.js"
@@ -165,11 +166,13 @@ export const make = (options: RuntimeOptions) =>
     }
 
     const activation = createActor(activationMachine, { input: { installationId } }).start()
-    if (installed !== null) {
-      activation.send({ type: "LICENSE_ACCEPTED", summary: summarize(installed.payload, installationId) })
-      activation.send({ type: "ADMIN_CREATED", email: installed.payload.issuedTo.email })
-      activation.send({ type: "ACTIVATION_COMMITTED", now: installedAt })
+    /** Tell the activation machine the Hub was activated with `license` at `at` (by an earlier run, or another node). */
+    const activated = (license: Verifier.VerifiedLicense, at: number) => {
+      activation.send({ type: "LICENSE_ACCEPTED", summary: summarize(license.payload, installationId) })
+      activation.send({ type: "ADMIN_CREATED", email: license.payload.issuedTo.email })
+      activation.send({ type: "ACTIVATION_COMMITTED", now: at })
     }
+    if (installed !== null) activated(installed, installedAt)
 
     // ---- views -------------------------------------------------------------------------------
 
@@ -307,7 +310,7 @@ export const make = (options: RuntimeOptions) =>
           const current = installed
           const swapped = yield* store.replaceLicense(current?.fingerprint ?? null, toStored(due, now))
           // Another node promoted it (or installed a newer one) first: take the store's.
-          if (!swapped) return yield* reloadLicenseHeld
+          if (!swapped) return yield* follow.reloadLicenseHeld
           yield* store.setPending(null)
           installed = due
           pending = null
@@ -503,7 +506,7 @@ export const make = (options: RuntimeOptions) =>
           for (let attempt = 1; ; attempt++) {
             // The upload is judged against the store's license, not this node's last view of it: another node may
             // have installed a newer one a moment ago.
-            yield* reloadLicenseHeld
+            yield* follow.reloadLicenseHeld
             const current = installed
             if (current === null) return yield* activationError("NOT_ACTIVATED", "This Hub is not activated yet. Activate it with a license file and an admin account first.")
             const now = yield* observe
@@ -604,90 +607,28 @@ export const make = (options: RuntimeOptions) =>
 
     // ---- following the other nodes --------------------------------------------------------------
 
-    /** The installed and pending license as the store has them, applied if another node changed them. Holds installLock. */
-    const reloadLicenseHeld = Effect.gen(function* () {
-      const now = yield* observe
-      const stored = yield* store.getLicense
-      if (Option.isSome(stored) && stored.value.fingerprint !== installed?.fingerprint) {
-        const verified = yield* Effect.either(verifier.verify(stored.value.text))
-        if (Either.isLeft(verified)) {
-          yield* Effect.logError(`Another node installed a license this node cannot verify: ${verified.left.code}. ${verified.left.message}`)
-        } else {
-          const first = installed === null
-          yield* applyInstalled(verified.right, now, false)
-          if (first) {
-            activation.send({ type: "LICENSE_ACCEPTED", summary: summarize(verified.right.payload, installationId) })
-            activation.send({ type: "ADMIN_CREATED", email: verified.right.payload.issuedTo.email })
-            activation.send({ type: "ACTIVATION_COMMITTED", now: stored.value.storedAt })
-          }
-        }
-      }
-      const storedPending = yield* store.getPending
-      const fingerprint = Option.getOrNull(Option.map(storedPending, (p) => p.fingerprint))
-      if (fingerprint === (pending?.fingerprint ?? null)) return
-      if (Option.isNone(storedPending)) {
-        pending = null
-      } else {
-        const verified = yield* Effect.either(verifier.verify(storedPending.value.text))
-        if (Either.isLeft(verified)) return yield* Effect.logError(`Another node staged a license this node cannot verify: ${verified.left.code}.`)
-        const staged = verified.right
-        pending = staged
-        yield* sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore: notBeforeOf(staged), license: termsOf(staged, cap) }))
-      }
-      yield* publish({ _tag: "LicenseChanged", summary: summaryNow(now) })
+    // The store's change log applied to this node's memory: licenses, principals, the validation record, the clock.
+    const follow = Follow.make({
+      store,
+      verifier,
+      slots,
+      observe,
+      seen: () => seen,
+      setSeen: (t) => void (seen = t),
+      installed: () => installed,
+      applyInstalled: (verified, now) => applyInstalled(verified, now, false),
+      activated,
+      pending: () => pending,
+      setPending: (license) => void (pending = license),
+      stage: (staged, now) => sendAllCaps((cap) => ({ type: "LICENSE_STAGED", now, notBefore: notBeforeOf(staged), license: termsOf(staged, cap) })),
+      sendAllCaps,
+      status: (cap) => statusOf(slots[cap]),
+      summary: summaryNow,
+      publish,
+      installLock,
+      phoneHome,
+      leases
     })
-
-    /** Active principals of a cap as the store has them: `ids` only, or every one (null). */
-    const reloadPrincipals = (cap: Cap.Cap, ids: ReadonlyArray<string> | null) =>
-      slots[cap].lock.withPermits(1)(
-        Effect.gen(function* () {
-          const slot = slots[cap]
-          const found = ids === null ? yield* store.listPrincipals(cap) : yield* store.findPrincipals(cap, ids)
-          // Principals this node had admitted that another node (the leader) culled: subscribers here hear of it too.
-          const culled = found.filter((p) => p.status === "expired" && slot.admitted.has(p.id))
-          const active = new Set(found.filter((p) => p.status === "active").map((p) => p.id))
-          if (ids === null) slot.admitted.clear()
-          for (const id of ids ?? active) {
-            if (active.has(id)) slot.admitted.add(id)
-            else slot.admitted.delete(id)
-          }
-          const used = (yield* store.countActive)[cap]
-          const changed = used !== slot.used
-          slot.used = used
-          for (const p of culled) yield* publish({ _tag: "PrincipalCulled", cap, id: p.id, culledAt: p.updatedAt, status: statusOf(slot) })
-          if (changed) yield* publish({ _tag: "UsageChanged", cap, used, status: statusOf(slot) })
-        })
-      )
-
-    /** A later time another node has seen (or a Portal told it) counts here too. */
-    const reloadClock = Effect.gen(function* () {
-      const highWater = yield* store.getHighWater
-      if (highWater <= seen) return
-      seen = highWater
-      const now = yield* observe
-      yield* sendAllCaps(() => ({ type: "CLOCK_OBSERVED", now, serverTime: highWater }))
-    })
-
-    /**
-     * Apply a page of the store's change log: read again what it names. Reading the store's state (not replaying the
-     * change) makes applying idempotent and order-safe, this node's own changes included.
-     */
-    const sync: LicenseRuntime.Service["sync"] = (page) =>
-      Effect.gen(function* () {
-        const topics = new Set(page.changes.map((c) => c.topic))
-        if (page.gap || topics.has("license") || topics.has("pending") || topics.has("admin")) yield* installLock.withPermits(1)(reloadLicenseHeld)
-        for (const cap of Cap.all) {
-          if (page.gap) {
-            yield* reloadPrincipals(cap, null)
-            continue
-          }
-          const ids = page.changes.filter((c) => c.topic === "principal" && c.cap === cap && c.key !== null).map((c) => c.key!)
-          if (ids.length > 0) yield* reloadPrincipals(cap, ids)
-        }
-        if (page.gap || topics.has("validation")) yield* phoneHome.reload
-        if (page.gap || topics.has("clock")) yield* reloadClock
-        yield* leases.sync(page)
-      })
 
     /** Taking the lead: the phone-home first (a ping the previous leader left in flight failed), then the leases. */
     const lead = Effect.gen(function* () {
@@ -744,6 +685,6 @@ export const make = (options: RuntimeOptions) =>
       setLease: (cap, lease, opts) => leases.setLease(cap, lease, opts?.actor ?? "admin"),
       events: Stream.fromPubSub(pubsub),
       validateNow: Effect.asVoid(phoneHome.ping),
-      sync
+      sync: follow.sync
     } satisfies LicenseRuntime.Service
   })
