@@ -222,7 +222,7 @@ describe("exekra-license start-up loads only what the command needs", { timeout:
       const { code, stdout, modules } = await loaded(args)
       expect(code, name).toBe(0)
       expect(stdout, name).toMatch(printed)
-      expect(server(modules).sort(), name).toEqual(["bin.js", `cli/bundled/${name}.js`, "cli/commands.js", "cli/main.js"])
+      expect(server(modules).sort(), name).toEqual(["bin.js", "cli/bundled/light.js", "cli/commands.js", "cli/main.js"])
       expect(modules.filter((url) => !url.includes("/packages/server/dist/")), name).toEqual([])
     }
   })

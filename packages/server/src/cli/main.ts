@@ -77,9 +77,8 @@ export const bundleOf = (name: Name, dir: URL = new URL("./bundled/", import.met
   return bundle
 }
 
-/** What a bundle exports: its command and the runner (cli/run.ts), both bundled. */
-interface Bundle {
-  readonly command: Subcommand
+/** What the bundle exports: each bundled command under its name, and the runner (cli/run.ts). */
+interface Bundle extends Readonly<Partial<Record<Name, Subcommand>>> {
   readonly launch: (command: Subcommand, argv: ReadonlyArray<string>) => void
 }
 
@@ -91,7 +90,8 @@ const launch = async (name: Name, argv: ReadonlyArray<string>): Promise<void> =>
   const bundle = process.env["EXEKRA_CLI_BUNDLE"] === "0" ? undefined : bundleOf(name)
   if (bundle !== undefined) {
     const bundled = (await import(bundle.href)) as Bundle
-    return bundled.launch(bundled.command, argv)
+    const command = bundled[name]
+    if (command !== undefined) return bundled.launch(command, argv)
   }
   const [run, command] = await Promise.all([import("./run.js"), load(name)])
   run.launch(command, argv)
