@@ -126,7 +126,7 @@ const routes = Effect.gen(function* () {
       )
     })
 
-  const form = PageRequest.form(settings)
+  const form = PageRequest.form(settings, "Portal")
   const noticeParam = Effect.map(searchParam("notice"), (key) => (key !== undefined && Object.hasOwn(Views.notices, key) ? Views.notices[key as Views.NoticeKey] : undefined))
   const param = (name: string) => Effect.map(HttpRouter.params, (params) => params[name] ?? "")
 

@@ -50,6 +50,30 @@ describe("Customer Portal API", () => {
     }
   })
 
+  it("refuses a body over its limit with 413 PAYLOAD_TOO_LARGE in the Portal's words (it takes no license files), on the API and the pages", async () => {
+    const api = problem(await call(portal, "POST", "/api/customers", { token: staff, body: { name: "x".repeat(200 * 1024) } }))
+    expect(api.code).toBe("PAYLOAD_TOO_LARGE")
+    expect(api.detail).toMatch(/the most the Portal accepts/)
+    expect(api.detail).not.toMatch(/\.lic|license file/)
+    // A streamed (chunked) form over the limit, on a page: read up to the limit, then refused alike.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 40; i++) controller.enqueue(new TextEncoder().encode(`name=${"y".repeat(8 * 1024)}&`))
+        controller.close()
+      }
+    })
+    const page = await fetch(`${portal.url}/sign-in`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: chunks,
+      duplex: "half"
+    } as RequestInit)
+    const text = await page.text()
+    expect(page.status).toBe(413)
+    expect(text).toMatch(/the most the Portal accepts/)
+    expect(text).not.toMatch(/\.lic file/)
+  })
+
   it("keeps its data owner-only: the data folder 0700, portal.sqlite 0600", () => {
     const mode = (path: string) => statSync(path).mode & 0o777
     expect([mode(join(portal.dataDir, "portal")), mode(join(portal.dataDir, "portal", "portal.sqlite"))]).toEqual([0o700, 0o600])

@@ -22,16 +22,23 @@ export const decodeIssue = (error: ParseResult.ParseError): string => {
 const formatIssue = (path: ReadonlyArray<PropertyKey>, message: string): string =>
   `${path.length === 0 ? "" : `${path.map(String).join(".")}: `}${message}`.slice(0, 300)
 
-const tooLarge = (maxBytes: number) =>
-  Problem.make(413, "PAYLOAD_TOO_LARGE", `The request body is larger than ${Math.floor(maxBytes / 1024)} KiB. A license file is at most 64 KiB: check that you chose the .lic file.`)
+// The Hub's large bodies are uploads of the wrong file; the Portal takes no files, so it names no .lic.
+const tooLarge = (maxBytes: number, product: string) =>
+  Problem.make(
+    413,
+    "PAYLOAD_TOO_LARGE",
+    product === "Hub"
+      ? `The request body is larger than ${Math.floor(maxBytes / 1024)} KiB. A license file is at most 64 KiB: check that you chose the .lic file.`
+      : `The request body is larger than ${Math.floor(maxBytes / 1024)} KiB, the most the ${product} accepts. Send a smaller request.`
+  )
 
 // @effect/platform-node reports an exceeded MaxBodySize as this error inside a RequestError.
 const isBodyLimit = (cause: unknown): boolean => cause instanceof Error && cause.message === "maxBytes exceeded"
 
-/** The problem of a failed body read. */
-export const fromRequestError = (error: HttpServerError.RequestError, maxBytes: number): Problem.HttpProblem =>
+/** The problem of a failed body read on the `product`'s server ("Hub" or "Portal"). */
+export const fromRequestError = (error: HttpServerError.RequestError, maxBytes: number, product = "Hub"): Problem.HttpProblem =>
   isBodyLimit(error.cause)
-    ? tooLarge(maxBytes)
+    ? tooLarge(maxBytes, product)
     : error.cause instanceof SyntaxError
       ? Problem.make(400, "INVALID_REQUEST", "The request body is not valid JSON.")
       : Problem.make(400, "INVALID_REQUEST", "The request body could not be read. Send it again.")
@@ -73,7 +80,7 @@ const isMissingBoundary = (u: unknown): boolean =>
   (u as { readonly context?: { readonly _tag?: unknown } }).context?._tag === "InvalidBoundary"
 
 /** The problem of a failure that escaped the handlers, or none when it is not one we translate. */
-const translate = (error: unknown, maxBytes: number): Problem.HttpProblem | undefined => {
+const translate = (error: unknown, maxBytes: number, product: string): Problem.HttpProblem | undefined => {
   if (error instanceof Problem.HttpProblem) return error
   if (error instanceof HttpApiError.HttpApiDecodeError) {
     const [first] = error.issues
@@ -84,7 +91,7 @@ const translate = (error: unknown, maxBytes: number): Problem.HttpProblem | unde
       const path = error.request.url.split("?")[0]!.slice(0, 200)
       return Problem.make(404, "NOT_FOUND", `There is no route ${error.request.method} ${path}. The API is described at /api/openapi.json.`)
     }
-    if (error._tag === "RequestError") return fromRequestError(error, maxBytes)
+    if (error._tag === "RequestError") return fromRequestError(error, maxBytes, product)
   }
   if (isMultipartError(error)) return fromMultipartError(error)
   if (isMissingBoundary(error)) {
@@ -158,7 +165,7 @@ export const middleware = (settings: Pick<HubHttpOptions.Settings, "maxBodyBytes
     const request = yield* HttpServerRequest.HttpServerRequest
     // Refusing before reading leaves the body unread; node:http drains it, so the client still gets the answer.
     const declared = Number(request.headers["content-length"] ?? "0")
-    if (Number.isFinite(declared) && declared > maxBytes) return yield* tooLarge(maxBytes)
+    if (Number.isFinite(declared) && declared > maxBytes) return yield* tooLarge(maxBytes, product)
     const settle = holdBody(request)
     // The timeout bounds producing the response, not streaming it: the event stream is answered at once.
     const answer = HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes)).pipe(
@@ -171,7 +178,7 @@ export const middleware = (settings: Pick<HubHttpOptions.Settings, "maxBodyBytes
       if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
       const failure = Cause.failureOption(cause as Cause.Cause<unknown>)
       const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
-      const problem = translate(error, maxBytes)
+      const problem = translate(error, maxBytes, product)
       if (problem !== undefined) return Effect.zipRight(problemHeaders(problem), Effect.fail(problem))
       return Effect.zipRight(Effect.logError(`Unhandled failure in the ${product} API`, cause), Effect.fail(Problem.internalError(product)))
     })

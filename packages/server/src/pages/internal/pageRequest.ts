@@ -7,9 +7,11 @@ import type * as Problem from "../../http/Problem.js"
 import * as Csrf from "../Csrf.js"
 import * as BasePath from "./basePath.js"
 
-/** The request's url-encoded form; a body that cannot be read is a problem like the API's. */
-export const form = (settings: Settings): Effect.Effect<UrlParams.UrlParams, Problem.HttpProblem, HttpServerRequest.HttpServerRequest> =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.urlParamsBody.pipe(Effect.mapError((error) => fromRequestError(error, settings.maxBodyBytes))))
+/** The request's url-encoded form; a body that cannot be read is a problem like the `product`'s API's. */
+export const form = (settings: Settings, product = "Hub"): Effect.Effect<UrlParams.UrlParams, Problem.HttpProblem, HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    request.urlParamsBody.pipe(Effect.mapError((error) => fromRequestError(error, settings.maxBodyBytes, product)))
+  )
 
 /** A form field's first value, or "" when the form has none. */
 export const field = (params: UrlParams.UrlParams, name: string): string => Option.getOrElse(UrlParams.getFirst(params, name), () => "")
