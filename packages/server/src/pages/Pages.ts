@@ -5,7 +5,8 @@ import { renderSvg, simulate } from "@exekra/machines"
 import { Duration, Effect, Either, type Layer, Option, Schema } from "effect"
 import { actorOf, AdminAuth, type Principal } from "../AdminAuth.js"
 import { cookieName as sessionCookieName } from "../http/Authorization.js"
-import { clientAddress, HubHttpOptions, secureCookie, type Settings } from "../http/HubHttpOptions.js"
+import { clientAddress, HubHttpOptions, type Settings } from "../http/HubHttpOptions.js"
+import * as Cookies from "../http/internal/cookies.js"
 import * as Uploads from "../http/internal/uploads.js"
 import * as Problem from "../http/Problem.js"
 import { LicenseRuntime, type LicenseSummary } from "../LicenseRuntime.js"
@@ -238,10 +239,7 @@ const routes = Effect.gen(function* () {
       // The same cookie as the API's sign-in sets, so the page script can call /api/… and /api/events.
       return yield* Effect.orDie(
         HttpServerResponse.setCookie(yield* redirect("/"), sessionCookieName, session.token, {
-          httpOnly: true,
-          sameSite: "strict",
-          path: yield* BasePath.cookiePath(request),
-          secure: secureCookie(request, settings),
+          ...(yield* Cookies.attributes(request, settings)),
           maxAge: Duration.millis(Math.max(0, session.expiresAt - now))
         })
       )
@@ -256,12 +254,7 @@ const routes = Effect.gen(function* () {
       const form = yield* urlEncodedForm
       if (!Csrf.matches(session.csrf, field(form, Csrf.fieldName))) return yield* forbidden()
       yield* Problem.answer(auth.signOut(session.secret))
-      return HttpServerResponse.expireCookie(yield* redirect("/sign-in?notice=signed-out"), sessionCookieName, {
-        httpOnly: true,
-        sameSite: "strict",
-        path: yield* BasePath.cookiePath(request),
-        secure: secureCookie(request, settings)
-      })
+      return HttpServerResponse.expireCookie(yield* redirect("/sign-in?notice=signed-out"), sessionCookieName, yield* Cookies.attributes(request, settings))
     })
   )
 

@@ -3,7 +3,8 @@ import { createHash } from "node:crypto"
 import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse, type UrlParams } from "@effect/platform"
 import { Cap } from "@exekra/core"
 import { Clock, Duration, Effect, Either, type Layer } from "effect"
-import { clientAddress, HubHttpOptions, secureCookie, type Settings } from "../http/HubHttpOptions.js"
+import { clientAddress, HubHttpOptions, type Settings } from "../http/HubHttpOptions.js"
+import * as Cookies from "../http/internal/cookies.js"
 import type * as Problem from "../http/Problem.js"
 import * as Csrf from "../pages/Csrf.js"
 import { type Asset, loadAll } from "../pages/internal/assets.js"
@@ -117,10 +118,7 @@ const routes = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       return yield* Effect.orDie(
         HttpServerResponse.setCookie(response, sessionCookieName, session.token, {
-          httpOnly: true,
-          sameSite: "strict",
-          path: "/",
-          secure: secureCookie(request, settings),
+          ...(yield* Cookies.attributes(request, settings)),
           maxAge: Duration.millis(Math.max(0, session.expiresAt - now))
         })
       )
@@ -178,7 +176,7 @@ const routes = Effect.gen(function* () {
       if (session === null) return redirect("/")
       yield* sessionForm(session)
       yield* answer(auth.signOut(session.secret))
-      return HttpServerResponse.expireCookie(redirect("/?notice=signed-out"), sessionCookieName, { httpOnly: true, sameSite: "strict", path: "/", secure: secureCookie(request, settings) })
+      return HttpServerResponse.expireCookie(redirect("/?notice=signed-out"), sessionCookieName, yield* Cookies.attributes(request, settings))
     })
   )
 

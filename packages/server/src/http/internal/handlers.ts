@@ -7,9 +7,9 @@ import { Cluster } from "../../cluster/Cluster.js"
 import { LicenseRuntime } from "../../LicenseRuntime.js"
 import { cookieName, CurrentAdmin, sessionCookie } from "../Authorization.js"
 import { ActivationJson, Api, RenewalJson } from "../HubApi.js"
-import { clientAddress, HubHttpOptions, secureCookie } from "../HubHttpOptions.js"
+import { clientAddress, HubHttpOptions } from "../HubHttpOptions.js"
 import * as Problem from "../Problem.js"
-import * as BasePath from "../../pages/internal/basePath.js"
+import * as Cookies from "./cookies.js"
 import * as Events from "./events.js"
 import * as Uploads from "./uploads.js"
 
@@ -48,10 +48,7 @@ const SessionLive = HttpApiBuilder.group(Api, "session", (handlers) =>
           const session = yield* auth.signIn(payload.email, payload.password, clientAddress(request, settings))
           const now = yield* Clock.currentTimeMillis
           yield* HttpApiBuilder.securitySetCookie(sessionCookie, session.token, {
-            httpOnly: true,
-            sameSite: "strict",
-            path: yield* BasePath.cookiePath(request),
-            secure: secureCookie(request, settings),
+            ...(yield* Cookies.attributes(request, settings)),
             maxAge: Duration.millis(Math.max(0, session.expiresAt - now))
           })
           return session
@@ -61,11 +58,8 @@ const SessionLive = HttpApiBuilder.group(Api, "session", (handlers) =>
         Effect.gen(function* () {
           const { secret } = yield* CurrentAdmin
           yield* auth.signOut(secret)
-          const secure = secureCookie(request, settings)
-          const path = yield* BasePath.cookiePath(request)
-          yield* HttpApp.appendPreResponseHandler((_, response) =>
-            Effect.succeed(HttpServerResponse.expireCookie(response, cookieName, { httpOnly: true, sameSite: "strict", path, secure }))
-          )
+          const attributes = yield* Cookies.attributes(request, settings)
+          yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.expireCookie(response, cookieName, attributes)))
         }).pipe(Problem.answer)
       )
   })

@@ -1,11 +1,11 @@
 /** Reading a page request, alike on the Hub and the Portal: its url-encoded form and query, and the double-submit token of the forms shown before sign-in. */
 import { HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
 import { Effect, Option } from "effect"
-import { secureCookie, type Settings } from "../../http/HubHttpOptions.js"
+import type { Settings } from "../../http/HubHttpOptions.js"
+import * as Cookies from "../../http/internal/cookies.js"
 import { fromRequestError } from "../../http/internal/requestProblems.js"
 import type * as Problem from "../../http/Problem.js"
 import * as Csrf from "../Csrf.js"
-import * as BasePath from "./basePath.js"
 
 /** The request's url-encoded form; a body that cannot be read is a problem like the `product`'s API's. */
 export const form = (settings: Settings, product = "Hub"): Effect.Effect<UrlParams.UrlParams, Problem.HttpProblem, HttpServerRequest.HttpServerRequest> =>
@@ -53,12 +53,7 @@ export const preSessionTokens = (cookieName: string, settings: Settings) => ({
       const request = yield* HttpServerRequest.HttpServerRequest
       // The token is base64url, which cookies always accept: a CookiesError here would be a bug, not a request failure.
       return yield* Effect.orDie(
-        HttpServerResponse.setCookie(response, cookieName, token.token, {
-          httpOnly: true,
-          sameSite: "strict",
-          path: yield* BasePath.cookiePath(request),
-          secure: secureCookie(request, settings)
-        })
+        HttpServerResponse.setCookie(response, cookieName, token.token, yield* Cookies.attributes(request, settings))
       )
     })
 })

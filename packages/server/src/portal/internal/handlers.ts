@@ -1,7 +1,8 @@
 /** Handlers of the Portal API: each maps a request to one PortalAuth or Licensing call and back; the authorization middleware. */
-import { HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
-import { clientAddress, HubHttpOptions, secureCookie } from "../../http/HubHttpOptions.js"
+import { clientAddress, HubHttpOptions } from "../../http/HubHttpOptions.js"
+import * as Cookies from "../../http/internal/cookies.js"
 import * as RequestAuth from "../../http/internal/requestAuth.js"
 import * as Problem from "../../http/Problem.js"
 import { Licensing } from "../Licensing.js"
@@ -64,9 +65,6 @@ export const handoverJson = (handover: Handover, baseUrl: string) => ({
 
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) => handlers.handle("health", () => Effect.succeed({ status: "ok" as const })))
 
-const cookieOptions = (request: HttpServerRequest.HttpServerRequest, settings: Context.Tag.Service<HubHttpOptions>) =>
-  ({ httpOnly: true, sameSite: "strict", path: "/", secure: secureCookie(request, settings) }) as const
-
 const SessionLive = HttpApiBuilder.group(Api, "session", (handlers) =>
   Effect.gen(function* () {
     const auth = yield* PortalAuth
@@ -77,7 +75,7 @@ const SessionLive = HttpApiBuilder.group(Api, "session", (handlers) =>
           const session = yield* auth.signIn(payload.email, payload.password, clientAddress(request, settings))
           const now = yield* Clock.currentTimeMillis
           yield* HttpApiBuilder.securitySetCookie(sessionCookie, session.token, {
-            ...cookieOptions(request, settings),
+            ...(yield* Cookies.attributes(request, settings)),
             maxAge: Duration.millis(Math.max(0, session.expiresAt - now))
           })
           return { token: session.token, expiresAt: session.expiresAt, account: accountJson(session.account) }
@@ -98,7 +96,7 @@ const SessionLive = HttpApiBuilder.group(Api, "session", (handlers) =>
         Effect.gen(function* () {
           const { secret } = yield* CurrentCaller
           yield* auth.signOut(secret)
-          const options = cookieOptions(request, settings)
+          const options = yield* Cookies.attributes(request, settings)
           yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.expireCookie(response, cookieName, options)))
         }).pipe(answer)
       )
