@@ -2,6 +2,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto"
 import { LicenseStore } from "@exekra/core"
 import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import * as SignInLimit from "./internal/signInLimit.js"
 import * as Passwords from "./Passwords.js"
 
 /** Stable codes of authentication failures. */
@@ -104,19 +105,10 @@ export const make = (options: Options = {}): Effect.Effect<AdminAuth.Service, ne
      */
     const admitAttempt = (client: string, email: string) =>
       Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const counted = yield* store.countAttempt(`sign-in:${client}`, now, window)
-        if (counted.attempts <= maxAttempts) return
-        const retryAfterSeconds = Math.max(1, Math.ceil((counted.start + window - now) / 1000))
-        const error = new AuthError({
-          code: "TOO_MANY_ATTEMPTS",
-          message: `Too many sign-in attempts from this address. Try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
-          retryAfterSeconds
-        })
-        // One audit line per lockout, not one per refused request: a flood must not flood the log.
-        if (counted.attempts === maxAttempts + 1) {
-          yield* audit({ actor: client, action: "sign-in", outcome: "denied", code: error.code, detail: `as ${email.slice(0, 254)}` })
-        }
+        const lockout = yield* SignInLimit.count((key, now, windowMs) => store.countAttempt(key, now, windowMs), client, window, maxAttempts)
+        if (lockout === null) return
+        const error = new AuthError({ code: "TOO_MANY_ATTEMPTS", message: lockout.message, retryAfterSeconds: lockout.retryAfterSeconds })
+        if (lockout.first) yield* audit({ actor: client, action: "sign-in", outcome: "denied", code: error.code, detail: `as ${email.slice(0, 254)}` })
         return yield* error
       })
 

@@ -2,6 +2,7 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import { hashSecret } from "../AdminAuth.js"
+import * as SignInLimit from "../internal/signInLimit.js"
 import * as Passwords from "../Passwords.js"
 import * as PortalError from "./PortalError.js"
 import { type Account, type Credential, PortalStore, type PortalStoreError, type Role } from "./PortalStore.js"
@@ -122,17 +123,10 @@ export const make = (options: Options = {}): Effect.Effect<PortalAuth.Service, n
 
     const admitAttempt = (client: string, email: string) =>
       Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const counted = yield* store.countAttempt(`sign-in:${client}`, now, window)
-        if (counted.attempts <= maxAttempts) return
-        const retryAfterSeconds = Math.max(1, Math.ceil((counted.start + window - now) / 1000))
-        const error = PortalError.make(
-          "TOO_MANY_ATTEMPTS",
-          `Too many sign-in attempts from this address. Try again in ${Math.ceil(retryAfterSeconds / 60)} minute(s).`,
-          retryAfterSeconds
-        )
-        // One audit line per lockout, not one per refused request.
-        if (counted.attempts === maxAttempts + 1) yield* audit(client, "sign-in", "denied", null, `as ${email.slice(0, 254)}: ${error.code}`)
+        const lockout = yield* SignInLimit.count((key, now, windowMs) => store.countAttempt(key, now, windowMs), client, window, maxAttempts)
+        if (lockout === null) return
+        const error = PortalError.make("TOO_MANY_ATTEMPTS", lockout.message, lockout.retryAfterSeconds)
+        if (lockout.first) yield* audit(client, "sign-in", "denied", null, `as ${email.slice(0, 254)}: ${error.code}`)
         return yield* error
       })
 
