@@ -1,6 +1,6 @@
 /** Admin authorization for the Hub API: a bearer token or the session cookie, resolved by AdminAuth. */
 import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { AdminAuth, type Principal } from "../AdminAuth.js"
 import * as RequestAuth from "./internal/requestAuth.js"
 import * as Problem from "./Problem.js"
@@ -19,10 +19,7 @@ export class CurrentAdmin extends Context.Tag("@exekra/server/http/CurrentAdmin"
 
 /** Security middleware of every admin route: `Authorization: Bearer <token>` or the session cookie. */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@exekra/server/http/Authorization", {
-  failure: Schema.Union(
-    Problem.schema(401, ["UNAUTHORIZED"], "No valid session cookie or bearer token."),
-    Problem.schema(403, ["CROSS_ORIGIN_REQUEST"], "A change authenticated by the session cookie came from another origin.")
-  ),
+  failure: RequestAuth.failure,
   provides: CurrentAdmin,
   security: { bearer: HttpApiSecurity.bearer, cookie: sessionCookie }
 }) {}

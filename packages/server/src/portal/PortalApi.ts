@@ -4,6 +4,7 @@ import { Cap, License } from "@exekra/core"
 import { Context, Schema } from "effect"
 import { Instant, TokenName } from "../http/HubApi.js"
 import { problemsOnly } from "../http/internal/openApiProblems.js"
+import * as RequestAuth from "../http/internal/requestAuth.js"
 import * as Problem from "../http/Problem.js"
 import type { Caller } from "./PortalAuth.js"
 import { codesWithStatus } from "./PortalError.js"
@@ -19,10 +20,7 @@ export class CurrentCaller extends Context.Tag("@exekra/server/portal/CurrentCal
 
 /** Security of every route but health, sign-in and validation: `Authorization: Bearer <session or API token>` or the session cookie. */
 export class PortalAuthorization extends HttpApiMiddleware.Tag<PortalAuthorization>()("@exekra/server/portal/PortalAuthorization", {
-  failure: Schema.Union(
-    Problem.schema(401, ["UNAUTHORIZED"], "No valid session cookie or bearer token."),
-    Problem.schema(403, ["CROSS_ORIGIN_REQUEST"], "A change authenticated by the session cookie came from another origin.")
-  ),
+  failure: RequestAuth.failure,
   provides: CurrentCaller,
   security: { bearer: HttpApiSecurity.bearer, cookie: sessionCookie }
 }) {}

@@ -1,6 +1,6 @@
 /** A request's bearer token or session cookie, resolved once per request: the authorization shared by the Hub's and the Portal's APIs. */
 import { type HttpRouter, HttpServerRequest } from "@effect/platform"
-import { Effect, type Exit } from "effect"
+import { Effect, type Exit, Schema } from "effect"
 import * as HubHttpOptions from "../HubHttpOptions.js"
 import * as Problem from "../Problem.js"
 
@@ -19,6 +19,12 @@ export interface Handlers<A> {
   readonly bearer: () => Effect.Effect<A, Problem.HttpProblem, HttpRouter.HttpRouter.Provided>
   readonly cookie: () => Effect.Effect<A, Problem.HttpProblem, HttpRouter.HttpRouter.Provided>
 }
+
+/** What a middleware built by {@link make} answers when it refuses, as its OpenAPI document lists it. */
+export const failure = Schema.Union(
+  Problem.schema(401, ["UNAUTHORIZED"], "No valid session cookie or bearer token."),
+  Problem.schema(403, ["CROSS_ORIGIN_REQUEST"], "A change authenticated by the session cookie came from another origin.")
+)
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i
 
