@@ -3,13 +3,13 @@
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { chownSync, mkdirSync, readFileSync } from "node:fs"
-import { Agent, createServer as createHttpServer, type IncomingHttpHeaders, request as httpRequest } from "node:http"
+import { createServer as createHttpServer, request as httpRequest } from "node:http"
 import { type AddressInfo, createServer as createNetServer } from "node:net"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import pg, { type Client as PgClient } from "pg"
 import { type Child, start } from "../hub.js"
-import type * as Client from "../support/client.js"
+import * as Client from "../support/client.js"
 import { email, type LicenseFile, password, writePublicKey } from "../support/licenses.js"
 import * as Scratch from "../support/scratch.js"
 
@@ -19,63 +19,22 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 // ---- HTTP ----------------------------------------------------------------------------------------------
 
-/** A reply with its headers (503s carry Retry-After); assignable to the shared client's `Reply`. */
-export type Reply =
-  | { readonly _tag: "Response"; readonly status: number; readonly headers: IncomingHttpHeaders; readonly body: unknown }
-  | { readonly _tag: "TransportError"; readonly message: string }
+/** A reply with its headers (503s carry Retry-After). */
+export type Reply = Client.Reply
 
-export interface Api extends Client.Client {
-  readonly send: (method: string, path: string, body?: unknown) => Promise<Reply>
-}
+/** A JSON client of one node. */
+export type Api = Client.Client
 
 /**
- * A JSON client of one node, as test/support/client.ts but keeping the headers: bearer `token` or session `cookie`,
- * at most `sockets` connections, idle sockets closed after 1 s (before the server's keep-alive ends them).
+ * A JSON client of one node (test/support/client.ts): bearer `token` or session `cookie`, at most `sockets`
+ * connections, and a request with no answer within 30 s ends as a transport error.
  */
-export const api = (url: string, auth: { readonly token?: string; readonly cookie?: string } = {}, sockets = 100): Api => {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets, timeout: 1_000 })
-  const target = new URL(url)
-  const send = (method: string, path: string, body?: unknown): Promise<Reply> =>
-    new Promise((resolve) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-      const headers: Record<string, string> = { accept: "application/json" }
-      if (payload !== undefined) {
-        headers["content-type"] = "application/json"
-        headers["content-length"] = String(payload.length)
-      }
-      if (auth.token !== undefined) headers.authorization = `Bearer ${auth.token}`
-      if (auth.cookie !== undefined) {
-        headers.cookie = auth.cookie
-        // A cookie-authenticated change must come from the Hub's own origin (what a browser on its pages sends).
-        headers["sec-fetch-site"] = "same-origin"
-      }
-      const req = httpRequest({ host: target.hostname, port: target.port, method, path, headers, agent }, (res) => {
-        const chunks: Array<Buffer> = []
-        res.on("data", (c: Buffer) => chunks.push(c))
-        res.on("error", (e) => resolve({ _tag: "TransportError", message: e.message }))
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8")
-          let parsed: unknown = text
-          try {
-            parsed = text === "" ? null : JSON.parse(text)
-          } catch {
-            // An HTML page or a broken body: kept as text for the caller.
-          }
-          resolve({ _tag: "Response", status: res.statusCode ?? 0, headers: res.headers, body: parsed })
-        })
-      })
-      req.setTimeout(30_000, () => req.destroy(new Error("no answer within 30 s")))
-      req.on("error", (e) => resolve({ _tag: "TransportError", message: e.message }))
-      req.end(payload)
-    })
-  return { url, send, close: () => agent.destroy() }
-}
+export const api = (url: string, auth: { readonly token?: string; readonly cookie?: string } = {}, sockets = 100): Api =>
+  Client.make(url, { ...auth, sockets, timeoutMs: 30_000 })
 
-export const field = (body: unknown, key: string): unknown =>
-  typeof body === "object" && body !== null && key in body ? (body as Record<string, unknown>)[key] : undefined
+export const field = Client.field
 
-export const describeReply = (reply: Reply): string =>
-  reply._tag === "TransportError" ? `transport error: ${reply.message}` : `${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`
+export const describeReply = Client.describe
 
 /** The body of a reply with status `status`, else an error naming what was expected. */
 export const expectStatus = (reply: Reply, status: number, what: string): unknown => {
